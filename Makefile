@@ -1,0 +1,77 @@
+# needlework: one entry point for students, instructors and CI.
+# Every target creates the local virtual environment (.venv) on first use, from requirements.txt.
+
+PY ?= python3
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+SUBMISSION ?= hw
+PROBLEM ?=
+JOBS ?= 2
+DIGITS := data/digits/train-images-idx3-ubyte.gz
+
+.PHONY: venv grade test test-fast lint hw references release data bench notebooks lab torch clean help
+
+help:
+	@echo "make grade       grade hw/ (PROBLEM=id for one problem, SUBMISSION=dir for another folder)"
+	@echo "make test        the project's own tests (library, stripper, grader, notebooks, release)"
+	@echo "make test-fast   the same without the slow tests"
+	@echo "make data        write the offline digits data set (MNIST format) to data/digits/"
+	@echo "make hw          regenerate the skeleton hw/ from solutions/"
+	@echo "make references  regenerate the grader's public reference outputs"
+	@echo "make release     build the student release in dist/"
+	@echo "make notebooks   execute every notebook against solutions/"
+	@echo "make lab         start JupyterLab on notebooks/"
+	@echo "make bench       benchmarks (needle vs PyTorch when installed)"
+	@echo "make lint        ruff"
+
+$(STAMP): requirements.txt
+	$(PY) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet -r requirements.txt
+	touch $@
+
+venv: $(STAMP)
+
+# PyTorch is optional: benchmarks and cross-check tests use it when it is there.
+torch: $(STAMP)
+	$(VENV)/bin/pip install --quiet torch==2.13.0
+
+$(DIGITS): tools/make_digits.py | $(STAMP)
+	$(PYTHON) tools/make_digits.py data/digits
+
+data: $(DIGITS)
+
+grade: $(STAMP)
+	$(PYTHON) -m grader grade --submission $(SUBMISSION) $(if $(PROBLEM),--problem $(PROBLEM))
+
+test: $(STAMP) $(DIGITS)
+	$(PYTHON) -m pytest -n $(JOBS)
+
+test-fast: $(STAMP) $(DIGITS)
+	$(PYTHON) -m pytest -n $(JOBS) -m "not slow"
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+hw: $(STAMP)
+	$(PYTHON) -m grader assign
+
+references: $(STAMP)
+	$(PYTHON) -m grader references
+
+release: $(STAMP)
+	$(PYTHON) -m grader release
+
+notebooks: $(STAMP) $(DIGITS)
+	NEEDLEWORK_SOLUTIONS=1 $(PYTHON) -m pytest tests/notebooks -n $(JOBS)
+
+lab: $(STAMP)
+	$(PYTHON) -c "import jupyterlab" 2>/dev/null || $(VENV)/bin/pip install --quiet jupyterlab==4.6.6
+	$(VENV)/bin/jupyter lab notebooks/
+
+bench: $(STAMP) $(DIGITS)
+	$(PYTHON) bench/bench_mlp_resnet.py
+
+clean:
+	rm -rf dist .pytest_cache
