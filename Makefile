@@ -37,8 +37,8 @@ venv: $(STAMP)
 torch: $(STAMP)
 	$(VENV)/bin/pip install --quiet torch==2.13.0
 
-$(DIGITS): tools/make_digits.py | $(STAMP)
-	$(PYTHON) tools/make_digits.py data/digits
+$(DIGITS): grader/digits.py | $(STAMP)
+	$(PYTHON) -m grader data --out data/digits
 
 data: $(DIGITS)
 

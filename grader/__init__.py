@@ -1,0 +1,1 @@
+"""needlework's grader: problems, an isolated runner, a trusted judge, reports, command line."""

@@ -1,0 +1,31 @@
+"""`python -m grader COMMAND ...`: a thin dispatcher.
+
+Each command lives in its own module, which provides `add_arguments(parser)` and `run(args) -> int`.
+Modules are imported only when their command runs: one command's import error never breaks another.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+
+COMMANDS = {
+    "grade": ("grader.grade", "grade a submission (default: hw/) problem by problem"),
+    "batch": ("grader.batch", "grade a folder of submissions in parallel, write a gradebook"),
+    "references": ("grader.references", "regenerate the public reference outputs from solutions/"),
+    "assign": ("grader.assign", "generate the skeleton hw/ from solutions/"),
+    "release": ("grader.release", "build the student release in dist/"),
+    "data": ("grader.digits", "write the offline digits data set in MNIST format"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m grader", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (_, help_text) in COMMANDS.items():
+        sub.add_parser(name, help=help_text)
+    known, rest = parser.parse_known_args(argv)
+    module = importlib.import_module(COMMANDS[known.command][0])
+    command_parser = argparse.ArgumentParser(prog=f"python -m grader {known.command}")
+    module.add_arguments(command_parser)
+    return int(module.run(command_parser.parse_args(rest)) or 0)
