@@ -1,0 +1,369 @@
+"""The core of needle: a graph of Values, the ops that build it, and reverse-mode differentiation.
+
+A Tensor is either a leaf (data, no op) or the output of an op applied to input Tensors. Calling an
+op computes its output at once (eager mode) and remembers the inputs only when a gradient will be
+needed.
+`backward()` then runs in two phases: order the graph (`find_topo_sort`) and apply the chain rule in
+reverse order (`compute_gradient_of_variables`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy
+
+from .backend_numpy import CPUDevice, Device, NDArray, all_devices, cpu, default_device
+
+__all__ = [
+    "LAZY_MODE",
+    "TENSOR_COUNTER",
+    "Op",
+    "TensorOp",
+    "TensorTupleOp",
+    "Value",
+    "Tensor",
+    "TensorTuple",
+    "find_topo_sort",
+    "compute_gradient_of_variables",
+    "CPUDevice",
+    "Device",
+    "all_devices",
+    "cpu",
+    "default_device",
+]
+
+# With LAZY_MODE on, an op's output is computed only when first asked for.
+LAZY_MODE = False
+# The number of Values alive right now: tests read it to prove that no graph is kept alive.
+TENSOR_COUNTER = 0
+
+array_api = numpy
+
+
+class Op:
+    """An operator: `compute` is the forward on raw arrays, `gradient` the backward in ops."""
+
+    def __call__(self, *args: Any) -> Value:
+        raise NotImplementedError()
+
+    def compute(self, *args: NDArray) -> NDArray:
+        """The forward: output array from the input arrays."""
+        raise NotImplementedError()
+
+    def gradient(self, out_grad: Value, node: Value) -> Value | tuple[Value, ...]:
+        """The partial adjoint of each input, given the adjoint `out_grad` of the output `node`.
+
+        Built only from needle ops, so that gradients are themselves differentiable.
+        """
+        raise NotImplementedError()
+
+    def gradient_as_tuple(self, out_grad: Value, node: Value) -> tuple[Value, ...]:
+        """`gradient`, always as a tuple with one entry per input."""
+        output = self.gradient(out_grad, node)
+        if isinstance(output, tuple):
+            return output
+        if isinstance(output, list):
+            return tuple(output)
+        return (output,)
+
+
+class TensorOp(Op):
+    """An op whose output is a single Tensor."""
+
+    def __call__(self, *args: Value) -> Tensor:
+        return Tensor.make_from_op(self, args)
+
+
+class TensorTupleOp(Op):
+    """An op whose output is a tuple of Tensors."""
+
+    def __call__(self, *args: Value) -> TensorTuple:
+        return TensorTuple.make_from_op(self, args)
+
+
+class Value:
+    """A node of the computational graph.
+
+    Fields: `op` (None for a leaf), `inputs`, `cached_data` (the computed array, None until
+    realized) and `requires_grad`.
+    """
+
+    op: Op | None
+    inputs: list[Value]
+    cached_data: Any
+    requires_grad: bool
+
+    def realize_cached_data(self) -> Any:
+        """The node's array, computing it from the inputs' arrays on first use."""
+        if self.cached_data is None:
+            self.cached_data = self.op.compute(*[x.realize_cached_data() for x in self.inputs])
+        return self.cached_data
+
+    def is_leaf(self) -> bool:
+        return self.op is None
+
+    def __del__(self) -> None:
+        global TENSOR_COUNTER
+        TENSOR_COUNTER -= 1
+
+    def _init(
+        self,
+        op: Op | None,
+        inputs: list[Value],
+        *,
+        num_outputs: int = 1,
+        cached_data: Any = None,
+        requires_grad: bool | None = None,
+    ) -> None:
+        global TENSOR_COUNTER
+        TENSOR_COUNTER += 1
+        if requires_grad is None:
+            requires_grad = any(x.requires_grad for x in inputs)
+        self.op = op
+        self.inputs = inputs
+        self.num_outputs = num_outputs
+        self.cached_data = cached_data
+        self.requires_grad = requires_grad
+
+    @classmethod
+    def make_const(cls, data: Any, requires_grad: bool = False) -> Value:
+        """A leaf holding `data` as is (no copy)."""
+        value = cls.__new__(cls)
+        value._init(None, [], cached_data=data, requires_grad=requires_grad)
+        return value
+
+    @classmethod
+    def make_from_op(cls, op: Op, inputs: list[Value]) -> Value:
+        """`op` applied to `inputs`: computed now unless LAZY_MODE, detached if no gradient."""
+        value = cls.__new__(cls)
+        value._init(op, list(inputs))
+        if not LAZY_MODE:
+            value.realize_cached_data()
+            if not value.requires_grad:
+                # Nothing will ever differentiate through it: drop the graph behind it.
+                value.op = None
+                value.inputs = []
+        return value
+
+
+class TensorTuple(Value):
+    """A tuple of Tensors as one node: the output of ops with several outputs."""
+
+    def __len__(self) -> int:
+        return len(self.realize_cached_data())
+
+    def __getitem__(self, index: int) -> Tensor:
+        from .ops import tuple_get_item
+
+        return tuple_get_item(self, index)
+
+    def tuple(self) -> tuple[Tensor, ...]:
+        return tuple(self[i] for i in range(len(self)))
+
+    def __repr__(self) -> str:
+        return "needle.TensorTuple" + str(self.tuple())
+
+    def __str__(self) -> str:
+        return self.__repr__()
+
+    def __add__(self, other: TensorTuple) -> TensorTuple:
+        """Elementwise sum of two tuples of the same length."""
+        from .ops import make_tuple
+
+        if not isinstance(other, TensorTuple):
+            raise TypeError(f"TensorTuple + {type(other).__name__}: both must be TensorTuples")
+        if len(self) != len(other):
+            raise ValueError(f"TensorTuple +: lengths differ: {len(self)} and {len(other)}")
+        return make_tuple(*[self[i] + other[i] for i in range(len(self))])
+
+    def detach(self) -> TensorTuple:
+        """The same arrays, cut from the graph."""
+        return TensorTuple.make_const(self.realize_cached_data())
+
+
+class Tensor(Value):
+    """An n-dimensional array that remembers how it was computed.
+
+    `Tensor(array, dtype=None)` keeps the input's numpy dtype (a list of Python floats gives
+    float64); a Tensor argument with the same device and dtype shares its data.
+    """
+
+    grad: Tensor | None
+
+    def __init__(
+        self,
+        array: Any,
+        *,
+        device: Device | None = None,
+        dtype: Any = None,
+        requires_grad: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        if isinstance(array, Tensor):
+            device = device if device is not None else array.device
+            dtype = dtype if dtype is not None else array.dtype
+            if device == array.device and dtype == array.dtype:
+                cached_data = array.realize_cached_data()
+            else:
+                cached_data = Tensor._array_from_numpy(array.numpy(), device=device, dtype=dtype)
+        else:
+            device = device if device is not None else default_device()
+            cached_data = Tensor._array_from_numpy(array, device=device, dtype=dtype)
+        self._init(None, [], cached_data=cached_data, requires_grad=requires_grad)
+
+    @staticmethod
+    def _array_from_numpy(numpy_array: Any, device: Device, dtype: Any) -> NDArray:
+        return array_api.array(numpy_array, dtype=dtype)
+
+    @classmethod
+    def make_const(cls, data: Any, requires_grad: bool = False) -> Tensor:
+        """A leaf Tensor holding `data` (a Tensor's array, or an array) without copying."""
+        if isinstance(data, Tensor):
+            data = data.realize_cached_data()
+        return super().make_const(data, requires_grad=requires_grad)
+
+    @property
+    def data(self) -> Tensor:
+        """The same array, detached from the graph: read it to update weights without a graph."""
+        return self.detach()
+
+    @data.setter
+    def data(self, value: Tensor) -> None:
+        if not isinstance(value, Tensor):
+            raise TypeError(f"Tensor.data must be set to a Tensor, got {type(value).__name__}")
+        if value.dtype != self.dtype:
+            raise TypeError(
+                f"Tensor.data: dtype differs: tensor {self.dtype}, new data {value.dtype}"
+            )
+        self.cached_data = value.realize_cached_data()
+
+    def detach(self) -> Tensor:
+        """A new leaf sharing this tensor's array, with no graph and no gradient."""
+        return Tensor.make_const(self.realize_cached_data())
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.realize_cached_data().shape
+
+    @property
+    def dtype(self) -> numpy.dtype:
+        return self.realize_cached_data().dtype
+
+    @property
+    def device(self) -> Device:
+        return cpu()
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def numpy(self) -> NDArray:
+        """The values as a numpy array (also for 0-d results)."""
+        return array_api.asarray(self.realize_cached_data())
+
+    def backward(self, out_grad: Tensor | None = None) -> None:
+        """Set `.grad` on every node this tensor depends on; `out_grad` defaults to ones."""
+        if out_grad is None:
+            ones = array_api.ones(self.shape, dtype=self.dtype)
+            out_grad = Tensor(ones, device=self.device, requires_grad=False)
+        compute_gradient_of_variables(self, out_grad)
+
+    def __repr__(self) -> str:
+        return "needle.Tensor(" + str(self.realize_cached_data()) + ")"
+
+    def __str__(self) -> str:
+        return str(self.realize_cached_data())
+
+    # Operators. Only + and * are reflected: `1 - t` is a TypeError, as in the course.
+    def __add__(self, other: Tensor | float) -> Tensor:
+        if isinstance(other, Tensor):
+            return ops.add(self, other)
+        return ops.add_scalar(self, other)
+
+    def __mul__(self, other: Tensor | float) -> Tensor:
+        if isinstance(other, Tensor):
+            return ops.multiply(self, other)
+        return ops.mul_scalar(self, other)
+
+    def __pow__(self, other: Tensor | float) -> Tensor:
+        if isinstance(other, Tensor):
+            return ops.power(self, other)
+        return ops.power_scalar(self, other)
+
+    def __sub__(self, other: Tensor | float) -> Tensor:
+        if isinstance(other, Tensor):
+            return ops.add(self, ops.negate(other))
+        return ops.add_scalar(self, -other)
+
+    def __truediv__(self, other: Tensor | float) -> Tensor:
+        if isinstance(other, Tensor):
+            return ops.divide(self, other)
+        return ops.divide_scalar(self, other)
+
+    def __matmul__(self, other: Tensor) -> Tensor:
+        return ops.matmul(self, other)
+
+    def matmul(self, other: Tensor) -> Tensor:
+        return ops.matmul(self, other)
+
+    def sum(self, axes: int | tuple[int, ...] | None = None) -> Tensor:
+        return ops.summation(self, axes)
+
+    def broadcast_to(self, shape: tuple[int, ...]) -> Tensor:
+        return ops.broadcast_to(self, shape)
+
+    def reshape(self, shape: tuple[int, ...]) -> Tensor:
+        return ops.reshape(self, shape)
+
+    def __neg__(self) -> Tensor:
+        return ops.negate(self)
+
+    def transpose(self, axes: tuple[int, int] | None = None) -> Tensor:
+        return ops.transpose(self, axes)
+
+    __radd__ = __add__
+    __rmul__ = __mul__
+
+
+def compute_gradient_of_variables(output_tensor: Tensor, out_grad: Tensor) -> None:
+    """Reverse-mode differentiation: set `.grad` on every node `output_tensor` depends on.
+
+    Visit the nodes in reverse topological order. A node's adjoint is the sum of the partial
+    adjoints its consumers sent it; the node then sends each input `op.gradient(adjoint, node)`.
+    """
+    # Partial adjoints sent to each node by the nodes that consume it.
+    node_to_output_grads_list: dict[Value, list[Value]] = {output_tensor: [out_grad]}
+    ### BEGIN YOUR SOLUTION
+    raise NotImplementedError("compute_gradient_of_variables in needle/autograd.py")
+    ### END YOUR SOLUTION
+
+
+def find_topo_sort(node_list: list[Value]) -> list[Value]:
+    """The nodes `node_list` depends on, each after all of its inputs.
+
+    A post-order depth-first search from each node of `node_list` in turn, visiting inputs left to
+    right; the exact order is part of the API.
+    """
+    ### BEGIN YOUR SOLUTION
+    raise NotImplementedError("find_topo_sort in needle/autograd.py")
+    ### END YOUR SOLUTION
+
+
+def topo_sort_dfs(node: Value, visited: set[Value], topo_order: list[Value]) -> None:
+    """Post-order DFS: append `node` to `topo_order` after every input it has not visited yet."""
+    ### BEGIN YOUR SOLUTION
+    raise NotImplementedError("topo_sort_dfs in needle/autograd.py")
+    ### END YOUR SOLUTION
+
+
+def sum_node_list(node_list: list[Value]) -> Value:
+    """The sum of a non-empty list of nodes, as one graph node (no leading zero added)."""
+    total = node_list[0]
+    for node in node_list[1:]:
+        total = total + node
+    return total
+
+
+# The ops module builds on the classes above, so it is imported last.
+from . import ops  # noqa: E402

@@ -1,0 +1,72 @@
+"""Numerically stable log-sum-exp and log-softmax.
+
+exp overflows float32 beyond about 88, so both subtract the maximum first:
+    logsumexp(z) = log(sum(exp(z - m))) + m,  m = max(z),
+which is exact for any m and keeps every exponent <= 0.
+"""
+
+from __future__ import annotations
+
+import numpy
+
+from ..autograd import NDArray, Tensor, TensorOp
+from .ops_mathematic import Axes, broadcast_to, exp, reshape, summation
+
+array_api = numpy
+
+
+def _keepdims_shape(shape: tuple[int, ...], axes: tuple[int, ...] | None) -> list[int]:
+    """`shape` with the reduced `axes` (all when None) kept as size 1."""
+    reduced = range(len(shape)) if axes is None else axes
+    kept = list(shape)
+    for axis in reduced:
+        kept[axis] = 1
+    return kept
+
+
+class LogSumExp(TensorOp):
+    """c = log(sum(exp(z), axes)), the reduced axes dropped (the Summation convention).
+
+    dz = g * exp(z - c) = g * softmax(z) along the reduced axes, with g and c broadcast back to
+    z's shape. z - c <= 0, so the exponent never overflows.
+    """
+
+    def __init__(self, axes: Axes = None):
+        self.axes = (axes,) if isinstance(axes, int) else axes
+
+    def compute(self, Z: NDArray) -> NDArray:
+        ### BEGIN YOUR SOLUTION
+        raise NotImplementedError("LogSumExp.compute in needle/ops/ops_logarithmic.py")
+        ### END YOUR SOLUTION
+
+    def gradient(self, out_grad: Tensor, node: Tensor) -> Tensor:
+        ### BEGIN YOUR SOLUTION
+        raise NotImplementedError("LogSumExp.gradient in needle/ops/ops_logarithmic.py")
+        ### END YOUR SOLUTION
+
+
+def logsumexp(a: Tensor, axes: Axes = None) -> Tensor:
+    return LogSumExp(axes=axes)(a)
+
+
+class LogSoftmax(TensorOp):
+    """c = z - logsumexp(z) along axis 1 of a 2-D input (one row per example).
+
+    dz = g - softmax(z) * sum(g, axis 1), with softmax(z) = exp(c).
+    """
+
+    def compute(self, Z: NDArray) -> NDArray:
+        ### BEGIN YOUR SOLUTION
+        raise NotImplementedError("LogSoftmax.compute in needle/ops/ops_logarithmic.py")
+        ### END YOUR SOLUTION
+
+    def gradient(self, out_grad: Tensor, node: Tensor) -> Tensor:
+        ### BEGIN YOUR SOLUTION
+        raise NotImplementedError("LogSoftmax.gradient in needle/ops/ops_logarithmic.py")
+        ### END YOUR SOLUTION
+
+
+def logsoftmax(a: Tensor) -> Tensor:
+    if len(a.shape) != 2:
+        raise ValueError(f"logsoftmax: expects a 2-D input (batch, classes), got shape {a.shape}")
+    return LogSoftmax()(a)

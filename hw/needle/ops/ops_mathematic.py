@@ -1,0 +1,424 @@
+"""Elementwise, scalar, shape, reduction, matrix and activation ops.
+
+Each op states its forward and the adjoint of each input, where `g` is the adjoint of the output
+(`out_grad`). Gradients are written in needle ops, so they can be differentiated again.
+"""
+
+from __future__ import annotations
+
+import numpy
+
+from ..autograd import NDArray, Tensor, TensorOp
+
+array_api = numpy
+
+Shape = tuple[int, ...]
+Axes = int | tuple[int, ...] | None
+
+
+def _python_scalar(scalar: float) -> float:
+    """A numpy scalar as the Python number it holds: numpy float64 scalars would promote float32."""
+    return scalar.item() if isinstance(scalar, numpy.generic) else scalar
+
+
+def unbroadcast(grad: Tensor, shape: Shape) -> Tensor:
+    """Undo broadcasting in a gradient: sum `grad` down to `shape`.
+
+    A value broadcast from `shape` to `grad.shape` was used once per copy, so its adjoint is the sum
+    of the copies' adjoints: sum over the leading axes broadcasting added and over the axes where
+    `shape` has size 1, then reshape to `shape`.
+    """
+    ### BEGIN YOUR SOLUTION
+    raise NotImplementedError("unbroadcast in needle/ops/ops_mathematic.py")
+    ### END YOUR SOLUTION
+
+
+class EWiseAdd(TensorOp):
+    """c = a + b;  da = g,  db = g."""
+
+    def compute(self, a: NDArray, b: NDArray) -> NDArray:
+        return a + b
+
+    def gradient(self, out_grad: Tensor, node: Tensor) -> tuple[Tensor, Tensor]:
+        return out_grad, out_grad
+
+
+def add(a: Tensor, b: Tensor) -> Tensor:
+    _check_same_shape("add", a, b)
+    return EWiseAdd()(a, b)
+
+
+class AddScalar(TensorOp):
+    """c = a + s;  da = g."""
+
+    def __init__(self, scalar: float):
+        self.scalar = _python_scalar(scalar)
+
+    def compute(self, a: NDArray) -> NDArray:
+        return a + self.scalar
+
+    def gradient(self, out_grad: Tensor, node: Tensor) -> Tensor:
+        return out_grad
+
+
+def add_scalar(a: Tensor, scalar: float) -> Tensor:
+    return AddScalar(scalar)(a)
+
+
+class EWiseMul(TensorOp):
+    """c = a * b;  da = g * b,  db = g * a."""
+
+    def compute(self, a: NDArray, b: NDArray) -> NDArray:
+        return a * b
+
+    def gradient(self, out_grad: Tensor, node: Tensor) -> tuple[Tensor, Tensor]:
+        a, b = node.inputs
+        return out_grad * b, out_grad * a
+
+
+def multiply(a: Tensor, b: Tensor) -> Tensor:
+    _check_same_shape("multiply", a, b)
+    return EWiseMul()(a, b)
+
+
+class MulScalar(TensorOp):
+    """c = a * s;  da = g * s."""
+
+    def __init__(self, scalar: float):
+        self.scalar = _python_scalar(scalar)
+
+    def compute(self, a: NDArray) -> NDArray:
+        return a * self.scalar
+
+    def gradient(self, out_grad: Tensor, node: Tensor) -> Tensor:
+        return out_grad * self.scalar
+
+
+def mul_scalar(a: Tensor, scalar: float) -> Tensor:
+    return MulScalar(scalar)(a)
+
+
+class EWisePow(TensorOp):
+    """c = a ** b (elementwise);  da = g * b * a ** (b - 1),  db = g * a ** b * log(a)."""
+
+    def compute(self, a: NDArray, b: NDArray) -> NDArray:
+        ### BEGIN YOUR SOLUTION
+        raise NotImplementedError("EWisePow.compute in needle/ops/ops_mathematic.py")
+        ### END YOUR SOLUTION
+
+    def gradient(self, out_grad: Tensor, node: Tensor) -> tuple[Tensor, Tensor]:
+        ### BEGIN YOUR SOLUTION
+        raise NotImplementedError("EWisePow.gradient in needle/ops/ops_mathematic.py")
+        ### END YOUR SOLUTION
+
+
+def power(a: Tensor, b: Tensor) -> Tensor:
+    _check_same_shape("power", a, b)
+    return EWisePow()(a, b)
+
+
+class PowerScalar(TensorOp):
+    """c = a ** s for any real s;  da = g * s * a ** (s - 1)."""
+
+    def __init__(self, scalar: float):
+        self.scalar = _python_scalar(scalar)
+
+    def compute(self, a: NDArray) -> NDArray:
+        ### BEGIN YOUR SOLUTION
+        raise NotImplementedError("PowerScalar.compute in needle/ops/ops_mathematic.py")
+        ### END YOUR SOLUTION
+
+    def gradient(self, out_grad: Tensor, node: Tensor) -> Tensor:
+        ### BEGIN YOUR SOLUTION
+        raise NotImplementedError("PowerScalar.gradient in needle/ops/ops_mathematic.py")
+        ### END YOUR SOLUTION
+
+
+def power_scalar(a: Tensor, scalar: float) -> Tensor:
+    return PowerScalar(scalar)(a)
+
+
+class EWiseDiv(TensorOp):
+    """c = a / b;  da = g / b,  db = -g * a / b ** 2."""
+
+    def compute(self, a: NDArray, b: NDArray) -> NDArray:
+        ### BEGIN YOUR SOLUTION
+        raise NotImplementedError("EWiseDiv.compute in needle/ops/ops_mathematic.py")
+        ### END YOUR SOLUTION
+
+    def gradient(self, out_grad: Tensor, node: Tensor) -> tuple[Tensor, Tensor]:
+        ### BEGIN YOUR SOLUTION
+        raise NotImplementedError("EWiseDiv.gradient in needle/ops/ops_mathematic.py")
+        ### END YOUR SOLUTION
+
+
+def divide(a: Tensor, b: Tensor) -> Tensor:
+    _check_same_shape("divide", a, b)
+    return EWiseDiv()(a, b)
+
+
+class DivScalar(TensorOp):
+    """c = a / s;  da = g / s."""
+
+    def __init__(self, scalar: float):
+        self.scalar = _python_scalar(scalar)
+
+    def compute(self, a: NDArray) -> NDArray:
+        ### BEGIN YOUR SOLUTION
+        raise NotImplementedError("DivScalar.compute in needle/ops/ops_mathematic.py")
+        ### END YOUR SOLUTION
+
+    def gradient(self, out_grad: Tensor, node: Tensor) -> Tensor:
+        ### BEGIN YOUR SOLUTION
+        raise NotImplementedError("DivScalar.gradient in needle/ops/ops_mathematic.py")
+        ### END YOUR SOLUTION
+
+
+def divide_scalar(a: Tensor, scalar: float) -> Tensor:
+    return DivScalar(scalar)(a)
+
+
+class Transpose(TensorOp):
+    """Swap two axes: the last two by default, else the two in `axes`.
+
+    c = swapaxes(a, i, j);  da = swapaxes(g, i, j) (a swap is its own inverse).
+    """
+
+    def __init__(self, axes: tuple[int, int] | None = None):
+        self.axes = axes
+
+    def compute(self, a: NDArray) -> NDArray:
+        ### BEGIN YOUR SOLUTION
+        raise NotImplementedError("Transpose.compute in needle/ops/ops_mathematic.py")
+        ### END YOUR SOLUTION
+
+    def gradient(self, out_grad: Tensor, node: Tensor) -> Tensor:
+        ### BEGIN YOUR SOLUTION
+        raise NotImplementedError("Transpose.gradient in needle/ops/ops_mathematic.py")
+        ### END YOUR SOLUTION
+
+
+def transpose(a: Tensor, axes: tuple[int, int] | None = None) -> Tensor:
+    if axes is not None and len(axes) != 2:
+        raise ValueError(f"transpose: axes must name exactly two axes, got {axes}")
+    if axes is None and len(a.shape) < 2:
+        raise ValueError(f"transpose: needs at least 2 dimensions, got shape {a.shape}")
+    return Transpose(axes)(a)
+
+
+class Reshape(TensorOp):
+    """c = a viewed with a new shape of the same size;  da = reshape(g, a.shape)."""
+
+    def __init__(self, shape: Shape):
+        self.shape = tuple(shape)
+
+    def compute(self, a: NDArray) -> NDArray:
+        ### BEGIN YOUR SOLUTION
+        raise NotImplementedError("Reshape.compute in needle/ops/ops_mathematic.py")
+        ### END YOUR SOLUTION
+
+    def gradient(self, out_grad: Tensor, node: Tensor) -> Tensor:
+        ### BEGIN YOUR SOLUTION
+        raise NotImplementedError("Reshape.gradient in needle/ops/ops_mathematic.py")
+        ### END YOUR SOLUTION
+
+
+def reshape(a: Tensor, shape: Shape) -> Tensor:
+    shape = tuple(shape)
+    if -1 not in shape and _size(shape) != _size(a.shape):
+        raise ValueError(f"reshape: cannot reshape {a.shape} (size {_size(a.shape)}) to {shape}")
+    return Reshape(shape)(a)
+
+
+class BroadcastTo(TensorOp):
+    """c = a repeated along new leading axes and along its size-1 axes to `shape`.
+
+    da = g summed over every repeated axis, back to a.shape (this is summation in reverse).
+    """
+
+    def __init__(self, shape: Shape):
+        self.shape = tuple(shape)
+
+    def compute(self, a: NDArray) -> NDArray:
+        ### BEGIN YOUR SOLUTION
+        raise NotImplementedError("BroadcastTo.compute in needle/ops/ops_mathematic.py")
+        ### END YOUR SOLUTION
+
+    def gradient(self, out_grad: Tensor, node: Tensor) -> Tensor:
+        ### BEGIN YOUR SOLUTION
+        raise NotImplementedError("BroadcastTo.gradient in needle/ops/ops_mathematic.py")
+        ### END YOUR SOLUTION
+
+
+def broadcast_to(a: Tensor, shape: Shape) -> Tensor:
+    shape = tuple(shape)
+    if not _broadcastable(a.shape, shape):
+        raise ValueError(f"broadcast_to: cannot broadcast {a.shape} to {shape}")
+    return BroadcastTo(shape)(a)
+
+
+class Summation(TensorOp):
+    """c = sum of a over `axes` (an int, a tuple, or None for all), the summed axes dropped.
+
+    da = g with the summed axes put back as size 1, broadcast to a.shape (broadcasting in reverse).
+    """
+
+    def __init__(self, axes: Axes = None):
+        self.axes = (axes,) if isinstance(axes, int) else axes
+
+    def compute(self, a: NDArray) -> NDArray:
+        ### BEGIN YOUR SOLUTION
+        raise NotImplementedError("Summation.compute in needle/ops/ops_mathematic.py")
+        ### END YOUR SOLUTION
+
+    def gradient(self, out_grad: Tensor, node: Tensor) -> Tensor:
+        ### BEGIN YOUR SOLUTION
+        raise NotImplementedError("Summation.gradient in needle/ops/ops_mathematic.py")
+        ### END YOUR SOLUTION
+
+
+def summation(a: Tensor, axes: Axes = None) -> Tensor:
+    return Summation(axes)(a)
+
+
+class MatMul(TensorOp):
+    """c = a @ b, batched over leading axes that broadcast against each other.
+
+    da = g @ b^T,  db = a^T @ g, each summed over the batch axes its input was broadcast along.
+    """
+
+    def compute(self, a: NDArray, b: NDArray) -> NDArray:
+        ### BEGIN YOUR SOLUTION
+        raise NotImplementedError("MatMul.compute in needle/ops/ops_mathematic.py")
+        ### END YOUR SOLUTION
+
+    def gradient(self, out_grad: Tensor, node: Tensor) -> tuple[Tensor, Tensor]:
+        ### BEGIN YOUR SOLUTION
+        raise NotImplementedError("MatMul.gradient in needle/ops/ops_mathematic.py")
+        ### END YOUR SOLUTION
+
+
+def matmul(a: Tensor, b: Tensor) -> Tensor:
+    if len(a.shape) < 2 or len(b.shape) < 2:
+        raise ValueError(f"matmul: needs at least 2 dimensions on each side: {a.shape} @ {b.shape}")
+    if a.shape[-1] != b.shape[-2]:
+        raise ValueError(f"matmul: inner dimensions differ: {a.shape} @ {b.shape}")
+    try:
+        array_api.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    except ValueError:
+        raise ValueError(
+            f"matmul: batch dimensions do not broadcast: {a.shape} @ {b.shape}"
+        ) from None
+    return MatMul()(a, b)
+
+
+class Negate(TensorOp):
+    """c = -a;  da = -g."""
+
+    def compute(self, a: NDArray) -> NDArray:
+        ### BEGIN YOUR SOLUTION
+        raise NotImplementedError("Negate.compute in needle/ops/ops_mathematic.py")
+        ### END YOUR SOLUTION
+
+    def gradient(self, out_grad: Tensor, node: Tensor) -> Tensor:
+        ### BEGIN YOUR SOLUTION
+        raise NotImplementedError("Negate.gradient in needle/ops/ops_mathematic.py")
+        ### END YOUR SOLUTION
+
+
+def negate(a: Tensor) -> Tensor:
+    return Negate()(a)
+
+
+class Log(TensorOp):
+    """c = log(a) (natural);  da = g / a."""
+
+    def compute(self, a: NDArray) -> NDArray:
+        ### BEGIN YOUR SOLUTION
+        raise NotImplementedError("Log.compute in needle/ops/ops_mathematic.py")
+        ### END YOUR SOLUTION
+
+    def gradient(self, out_grad: Tensor, node: Tensor) -> Tensor:
+        ### BEGIN YOUR SOLUTION
+        raise NotImplementedError("Log.gradient in needle/ops/ops_mathematic.py")
+        ### END YOUR SOLUTION
+
+
+def log(a: Tensor) -> Tensor:
+    return Log()(a)
+
+
+class Exp(TensorOp):
+    """c = exp(a);  da = g * exp(a) = g * c."""
+
+    def compute(self, a: NDArray) -> NDArray:
+        ### BEGIN YOUR SOLUTION
+        raise NotImplementedError("Exp.compute in needle/ops/ops_mathematic.py")
+        ### END YOUR SOLUTION
+
+    def gradient(self, out_grad: Tensor, node: Tensor) -> Tensor:
+        ### BEGIN YOUR SOLUTION
+        raise NotImplementedError("Exp.gradient in needle/ops/ops_mathematic.py")
+        ### END YOUR SOLUTION
+
+
+def exp(a: Tensor) -> Tensor:
+    return Exp()(a)
+
+
+class ReLU(TensorOp):
+    """c = max(a, 0);  da = g * [a > 0] (the mask is a constant: its own derivative is zero)."""
+
+    def compute(self, a: NDArray) -> NDArray:
+        ### BEGIN YOUR SOLUTION
+        raise NotImplementedError("ReLU.compute in needle/ops/ops_mathematic.py")
+        ### END YOUR SOLUTION
+
+    def gradient(self, out_grad: Tensor, node: Tensor) -> Tensor:
+        ### BEGIN YOUR SOLUTION
+        raise NotImplementedError("ReLU.gradient in needle/ops/ops_mathematic.py")
+        ### END YOUR SOLUTION
+
+
+def relu(a: Tensor) -> Tensor:
+    return ReLU()(a)
+
+
+class Tanh(TensorOp):
+    """c = tanh(a);  da = g * (1 - c ** 2)."""
+
+    def compute(self, a: NDArray) -> NDArray:
+        ### BEGIN YOUR SOLUTION
+        raise NotImplementedError("Tanh.compute in needle/ops/ops_mathematic.py")
+        ### END YOUR SOLUTION
+
+    def gradient(self, out_grad: Tensor, node: Tensor) -> Tensor:
+        ### BEGIN YOUR SOLUTION
+        raise NotImplementedError("Tanh.gradient in needle/ops/ops_mathematic.py")
+        ### END YOUR SOLUTION
+
+
+def tanh(a: Tensor) -> Tensor:
+    return Tanh()(a)
+
+
+def _size(shape: Shape) -> int:
+    size = 1
+    for n in shape:
+        size *= n
+    return size
+
+
+def _broadcastable(source: Shape, target: Shape) -> bool:
+    """Whether numpy's rules broadcast `source` to exactly `target`."""
+    if len(source) > len(target):
+        return False
+    trailing = target[len(target) - len(source) :]
+    return all(s in (1, t) for s, t in zip(source, trailing, strict=True))
+
+
+def _check_same_shape(name: str, a: Tensor, b: Tensor) -> None:
+    if a.shape != b.shape:
+        raise ValueError(
+            f"{name}: shapes differ: {a.shape} and {b.shape} (broadcast one of them explicitly)"
+        )

@@ -1,0 +1,3 @@
+from .ops_math import Scale, scale, total
+
+__all__ = ["Scale", "scale", "total"]
