@@ -326,6 +326,25 @@ def test_fused_add_scalars_returns_both_sums():
     assert_shape_then_values(t[1], a - 0.5)
 
 
+def test_gradient_of_a_tuple_output_reaches_each_input_from_its_own_slot():
+    a, b = randn(2, 3), randn(4, seed=1)
+    g0, g1 = random_like((2, 3), seed=2), random_like((4,), seed=3)
+    x, y = ndl.Tensor(a), ndl.Tensor(b)
+    out = ndl.make_tuple(x * 2.0, ndl.exp(y))
+    autograd.compute_gradient_of_variables(out, ndl.make_tuple(constant(g0), constant(g1)))
+    assert_shape_then_values(x.grad, 2.0 * g0)
+    assert_shape_then_values(y.grad, np.exp(b) * g1)
+
+
+def test_gradient_of_fused_add_scalars_sums_both_slots():
+    a = randn(2, 3)
+    g0, g1 = random_like((2, 3), seed=2), random_like((2, 3), seed=3)
+    x = ndl.Tensor(a)
+    out = ndl.fused_add_scalars(ndl.exp(x), 1.0, 2.0)
+    autograd.compute_gradient_of_variables(out, ndl.make_tuple(constant(g0), constant(g1)))
+    assert_shape_then_values(x.grad, np.exp(a) * (g0 + g1))
+
+
 TUPLE_GRADIENTS = [
     ("get_item_1", lambda a, b: ndl.tuple_get_item(ndl.make_tuple(a, b), 1) * 3.0,
      [(2, 3), (2, 3)]),

@@ -295,6 +295,25 @@ def test_float32_forward_is_accurate(case: Case):
     )
 
 
+SCALAR_FORMS = [
+    ("add_scalar", lambda a, s: ndl.add_scalar(a, s)),
+    ("mul_scalar", lambda a, s: ndl.mul_scalar(a, s)),
+    ("divide_scalar", lambda a, s: ndl.divide_scalar(a, s)),
+    ("power_scalar", lambda a, s: ndl.power_scalar(a, s)),
+    ("t+s", lambda a, s: a + s),
+    ("t-s", lambda a, s: a - s),
+    ("t*s", lambda a, s: a * s),
+    ("t/s", lambda a, s: a / s),
+    ("t**s", lambda a, s: a**s),
+]
+
+
+@pytest.mark.parametrize("fn", [f for _, f in SCALAR_FORMS], ids=[n for n, _ in SCALAR_FORMS])
+def test_scalar_ops_keep_float32_when_given_a_numpy_float64_scalar(fn):
+    a = ndl.Tensor(np.full((2, 3), 1.5, dtype=np.float32))
+    check_float32_preserved(lambda t: fn(t, np.float64(2.0)), a.numpy())
+
+
 OP_NAMES = [
     ("EWiseAdd", "add"), ("AddScalar", "add_scalar"), ("EWiseMul", "multiply"),
     ("MulScalar", "mul_scalar"), ("EWisePow", "power"), ("PowerScalar", "power_scalar"),
