@@ -49,7 +49,6 @@ class Anything:
         return 1.0
 
 
-
 def _operator(self: Anything, *args: Any) -> Anything:
     return Anything()
 
