@@ -27,8 +27,9 @@ def _keepdims_shape(shape: tuple[int, ...], axes: tuple[int, ...] | None) -> lis
 class LogSumExp(TensorOp):
     """c = log(sum(exp(z), axes)), the reduced axes dropped (the Summation convention).
 
-    dz = g * exp(z - c) = g * softmax(z) along the reduced axes, with g and c broadcast back to
-    z's shape. z - c <= 0, so the exponent never overflows.
+    dz = g * softmax(z) along the reduced axes, g broadcast back to z's shape. softmax(z) is
+    computed as exp(z - m) / sum(exp(z - m)) with the constant m = max(z): the same function, but
+    exact even where c itself is too large to hold z - c to full precision.
     """
 
     def __init__(self, axes: Axes = None):
