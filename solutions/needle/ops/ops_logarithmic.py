@@ -27,8 +27,9 @@ def _keepdims_shape(shape: tuple[int, ...], axes: tuple[int, ...] | None) -> lis
 class LogSumExp(TensorOp):
     """c = log(sum(exp(z), axes)), the reduced axes dropped (the Summation convention).
 
-    dz = g * exp(z - c) = g * softmax(z) along the reduced axes, with g and c broadcast back to
-    z's shape. z - c <= 0, so the exponent never overflows.
+    dz = g * softmax(z) along the reduced axes, g broadcast back to z's shape. softmax(z) is
+    computed as exp(z - m) / sum(exp(z - m)) with the constant m = max(z): the same function, but
+    exact even where c itself is too large to hold z - c to full precision.
     """
 
     def __init__(self, axes: Axes = None):
@@ -46,9 +47,11 @@ class LogSumExp(TensorOp):
         ### BEGIN YOUR SOLUTION
         Z = node.inputs[0]
         kept = _keepdims_shape(Z.shape, self.axes)
-        lse = broadcast_to(reshape(node, kept), Z.shape)
+        z_max = array_api.max(Z.realize_cached_data(), axis=self.axes, keepdims=True)
+        shifted_exp = exp(Z - Tensor.make_const(array_api.broadcast_to(z_max, Z.shape)))
+        sum_exp = broadcast_to(reshape(summation(shifted_exp, self.axes), kept), Z.shape)
         grad = broadcast_to(reshape(out_grad, kept), Z.shape)
-        return grad * exp(Z - lse)
+        return grad * shifted_exp / sum_exp
         ### END YOUR SOLUTION
 
 

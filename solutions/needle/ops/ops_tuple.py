@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..autograd import NDArray, Tensor, TensorOp, TensorTuple, TensorTupleOp, Value
+from .ops_mathematic import _python_scalar
 
 
 class MakeTensorTuple(TensorTupleOp):
@@ -52,8 +53,8 @@ class FusedAddScalars(TensorTupleOp):
     """c = (a + c0, a + c1);  da = g[0] + g[1]."""
 
     def __init__(self, c0: float, c1: float):
-        self.c0 = c0
-        self.c1 = c1
+        self.c0 = _python_scalar(c0)
+        self.c1 = _python_scalar(c1)
 
     def compute(self, a: NDArray) -> tuple[NDArray, NDArray]:
         return a + self.c0, a + self.c1
