@@ -41,6 +41,7 @@ GENERIC_LINES = frozenset(
         "raiseNotImplementedError()",
         "returnout_grad",
         "returnout_grad,",
+        "for_inrange(epochs):",
     }
 )
 

@@ -58,6 +58,7 @@ GRADER_FILES = (
     "references.py",
     "references/public.*",
     "digits.py",
+    "notebook.py",
 )
 # Grader modules that never ship (hidden cases need solutions/ and the instructor's seed). Shipped
 # code may import them only inside a function that runs in instructor mode.
@@ -245,6 +246,9 @@ def check_imports(out: Path, root: Path) -> None:
             module = _absolute(where, module, level)
             top = module.split(".")[0]
             if top == "grader":
+                if module != "grader" and not _is_module(out, module):
+                    problems.append(f"{where}:{line}: imports {module}, which the release lacks")
+                    continue
                 # `from grader import x` may import the module grader.x.
                 for dotted in [module, *(f"{module}.{name}" for name in names)]:
                     if in_function and dotted in INSTRUCTOR_MODULES:

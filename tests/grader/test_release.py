@@ -154,6 +154,13 @@ def test_shipped_grader_importing_an_unshipped_module_is_an_error(repo):
     assert not (repo / "dist/release").exists()
 
 
+def test_notebook_importing_a_grader_module_the_release_lacks_is_an_error(repo):
+    """Would a notebook's check cell import a grader module that is not there?"""
+    make_notebook(repo / "notebooks/part1.ipynb", "from grader.notebook import check\n")
+    with pytest.raises(release.ReleaseError, match="imports grader.notebook, which the release"):
+        build(repo)
+
+
 def test_instructor_module_may_be_imported_lazily_only(repo, monkeypatch):
     """May shipped code import an instructor-only module inside a function (instructor mode)?"""
     lazy = "def hidden_mode():\n    from grader import hidden\n\n    return hidden\n"
@@ -348,3 +355,34 @@ def test_release_unzipped_alone_grades_skeleton_zero_and_solutions_full(real_rel
     assert full["score"] == full["max_score"] > 0, [
         (p["id"], p["score"], p["max_score"]) for p in full["problems"]
     ]
+
+
+def make_dry_run(folder: Path, *args: str) -> str:
+    done = subprocess.run(["make", "-n", *args], cwd=folder, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_student_makefile_creates_the_environment_then_grades(repo):
+    """Does `make grade` set up .venv from the shipped requirements, then grade hw/?"""
+    folder = build(repo).folder
+    steps = make_dry_run(folder, "grade")
+    assert "-m venv .venv" in steps
+    assert "pip install --quiet -r requirements.txt" in steps
+    assert steps.rstrip().endswith(".venv/bin/python -m grader grade --submission hw")
+
+
+def test_student_makefile_grades_one_problem_with_a_given_python(repo):
+    """Does `make grade PROBLEM=id PYTHON=...` grade one problem without creating .venv?"""
+    steps = make_dry_run(build(repo).folder, "grade", "PROBLEM=logsumexp", "PYTHON=python3")
+    assert "venv" not in steps
+    assert steps.strip() == "python3 -m grader grade --submission hw --problem logsumexp"
+
+
+def test_student_makefile_has_data_and_lab(repo):
+    """Do `make data` and `make lab` write the digits and start JupyterLab on notebooks/?"""
+    folder = build(repo).folder
+    assert "python3 -m grader data --out data/digits" in make_dry_run(
+        folder, "data", "PYTHON=python3"
+    )
+    assert "-m jupyterlab notebooks/" in make_dry_run(folder, "lab", "PYTHON=python3")
