@@ -189,7 +189,7 @@ class Tensor(Value):
     float64); a Tensor argument with the same device and dtype shares its data.
     """
 
-    grad: Tensor | None
+    grad: Tensor | None = None  # set by backward() on every node it reaches
 
     def __init__(
         self,
