@@ -328,7 +328,12 @@ def grade_json(folder: Path, extra: list[str] = ()) -> dict:
 
 def copy_of_repo(target: Path) -> Path:
     """The repository's working tree without .git, .venv, dist, caches and notebooks."""
-    skip = shutil.ignore_patterns(".git", ".venv", "dist", "__pycache__", ".*_cache", "data")
+    caches = shutil.ignore_patterns(".git", ".venv", "__pycache__", ".*_cache")
+
+    def skip(folder: str, names: list[str]) -> set[str]:
+        top_level = {"dist", "data"} if Path(folder) == REPO else set()
+        return set(caches(folder, names)) | (top_level & set(names))
+
     shutil.copytree(REPO, target, ignore=skip)
     shutil.rmtree(target / "notebooks", ignore_errors=True)  # not needed to grade
     return target
