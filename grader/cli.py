@@ -25,7 +25,14 @@ def main(argv: list[str] | None = None) -> int:
     for name, (_, help_text) in COMMANDS.items():
         sub.add_parser(name, help=help_text)
     known, rest = parser.parse_known_args(argv)
-    module = importlib.import_module(COMMANDS[known.command][0])
+    module_name = COMMANDS[known.command][0]
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        if error.name != module_name:
+            raise
+        print(f"python -m grader {known.command}: not available in the student release")
+        return 2
     command_parser = argparse.ArgumentParser(prog=f"python -m grader {known.command}")
     module.add_arguments(command_parser)
     return int(module.run(command_parser.parse_args(rest)) or 0)
