@@ -30,8 +30,9 @@
 #
 # The fix is to update the *values* without recording anything:
 #
-# - `w.data` returns `w.detach()`, a new leaf Tensor that shares `w`'s values but has no graph;
-#   arithmetic on detached tensors records nothing.
+# - `w.detach()` returns a new leaf Tensor that shares `w`'s values, has no graph and does not
+#   require gradients; arithmetic on detached tensors records nothing. `w.data` returns
+#   `w.detach()`.
 # - Assigning `w.data = new_values` replaces `w`'s values **in place**: `w` stays the same object,
 #   so an optimizer (or a Module) holding a reference to it sees the update.
 #
@@ -104,7 +105,7 @@ def leaky(w, lr):
 
 
 def detached(w, lr):
-    return (w - lr * w.grad).detach()
+    return ndl.Tensor(w.detach() - lr * w.grad.detach())  # a new leaf that requires gradients
 
 
 def in_place(w, lr):
@@ -134,7 +135,7 @@ for name, values in counts.items():
 fig, ax = plt.subplots(figsize=(6, 3.5))
 labels = {
     "leaky": "w = w - lr * w.grad",
-    "detached": "w = (w - lr * w.grad).detach()",
+    "detached": "w = Tensor(w.detach() - lr * w.grad.detach())",
     "in_place": "w.data = w.data - lr * w.grad.data",
 }
 for name, values in counts.items():
@@ -146,9 +147,9 @@ ax.legend()
 plt.show()
 
 # %% [markdown] deletable=false editable=false
-# Both `detach()` and `.data` stop the growth. They differ in **identity**: `detach()` makes a new
-# Tensor, so anything that held the old `w` (an optimizer's parameter list, a Module attribute)
-# keeps training a stale copy. The `.data` setter changes the values of the very object everyone
+# Both `detach()` and `.data` stop the growth. They differ in **identity**: rebuilding `w` from
+# detached values makes a new Tensor, so anything that held the old `w` (an optimizer's parameter
+# list, a Module attribute) keeps training a stale copy. The `.data` setter changes the values of the very object everyone
 # holds, which is why optimizers and running statistics (BatchNorm, Part 5) update through it.
 
 # %% deletable=false editable=false
@@ -157,11 +158,12 @@ w = ndl.Tensor(np.ones((3,), dtype="float32"))
 params = [w]  # what an optimizer holds
 (w * w).sum().backward()
 
-w_new = (w - 0.5 * w.grad).detach()
-print("after detach():  params[0] is the updated tensor?", params[0] is w_new)
+w_new = ndl.Tensor(w.detach() - 0.25 * w.grad.detach())
+print("after Tensor(w.detach() ...): params[0] is the updated tensor?", params[0] is w_new)
 
-w.data = w.data - 0.5 * w.grad.data
-print("after .data = :  params[0] is the updated tensor?", params[0] is w, params[0].numpy())
+w.data = w.data - 0.25 * w.grad.data
+print("after w.data = ...:          params[0] is the updated tensor?", params[0] is w)
+print("params[0] now holds", params[0].numpy())
 print("the update kept the dtype:", w.dtype)
 
 # %% tags=["experiment"]
