@@ -1,0 +1,59 @@
+"""`python -m grader grade`: grade one submission folder and report, problem by problem."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from grader import judge, report
+from grader.problems import PROBLEM_IDS
+
+DEFAULT_SUBMISSION = judge.REPO_ROOT / "hw"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--submission",
+        type=Path,
+        default=DEFAULT_SUBMISSION,
+        help="folder holding needle/ (and apps/); default hw/",
+    )
+    parser.add_argument(
+        "--problem",
+        nargs="+",
+        action="extend",
+        choices=PROBLEM_IDS,
+        metavar="ID",
+        help=f"grade only these problems ({', '.join(PROBLEM_IDS)})",
+    )
+    parser.add_argument(
+        "--hidden",
+        action="store_true",
+        help="instructors: hidden cases, references computed live from solutions/",
+    )
+    parser.add_argument("--seed", type=int, help="seed of the hidden cases (with --hidden)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    parser.add_argument("--gradescope", type=Path, metavar="FILE", help="write results.json here")
+    parser.add_argument("--jobs", type=int, default=2, help="problems graded in parallel")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.seed is not None and not args.hidden:
+        print("grade: --seed only makes sense with --hidden", file=sys.stderr)
+        return 2
+    if not (args.submission / "needle").is_dir():
+        print(f"grade: {args.submission}/needle not found", file=sys.stderr)
+        return 2
+    result = judge.grade(
+        args.submission, args.problem, hidden=args.hidden, seed=args.seed, jobs=args.jobs
+    )
+    if args.gradescope:
+        args.gradescope.parent.mkdir(parents=True, exist_ok=True)
+        args.gradescope.write_text(json.dumps(report.gradescope(result), indent=2))
+    if args.json:
+        print(json.dumps(report.as_json(result)))
+    else:
+        print(report.terminal(result))
+    return 0

@@ -1,0 +1,218 @@
+"""The trusted side: decide scores from validated plain data. Never imports student code.
+
+`grade(submission, ...)` is an ordered pipeline:
+  1. scan the submission's files for syntax errors (parsing only, nothing executed);
+  2. draw each problem's inputs from its seed (public: fixed; hidden: the instructor's);
+  3. get the references: the shipped public file, or (hidden) a live run of solutions/;
+  4. run each problem's probe on the submission in its own process (in parallel);
+  5. compare outputs with references check by check, and build the results.
+Step 3 must come before 5 only; 3 and 4 run together in hidden mode.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import time
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+
+from grader import problems as registry
+from grader.channel import ProbeOutput, StepError
+from grader.problems.base import Check, Verdict
+from grader.results import CheckResult, ProblemResult, RunResult
+from grader.runner import RunOutcome, run_probe
+
+PUBLIC_SEED = 20240
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Case:
+    """One problem's inputs, drawn from a seed, and the digest that ties references to them."""
+
+    module: ModuleType
+    inputs: dict[str, np.ndarray]
+    digest: str
+
+    @property
+    def problem(self):
+        return self.module.PROBLEM
+
+
+def problem_seed(problem_id: str, seed: int) -> int:
+    return (zlib.crc32(problem_id.encode()) + 1_000_003 * int(seed)) % (2**32)
+
+
+def make_case(module: ModuleType, seed: int) -> Case:
+    rng = np.random.default_rng(problem_seed(module.PROBLEM.id, seed))
+    inputs = {name: np.asarray(value) for name, value in module.make_inputs(rng).items()}
+    return Case(module, inputs, inputs_digest(inputs))
+
+
+def inputs_digest(inputs: dict[str, np.ndarray]) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(inputs):
+        array = np.ascontiguousarray(inputs[name])
+        digest.update(f"{name}|{array.dtype.str}|{array.shape}|".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def syntax_errors(submission: Path) -> dict[str, str]:
+    """{relative path: message} for every .py file of needle/ and apps/ that does not parse."""
+    broken: dict[str, str] = {}
+    for package in ("needle", "apps"):
+        folder = submission / package
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.rglob("*.py")):
+            rel = path.relative_to(submission).as_posix()
+            try:
+                ast.parse(path.read_bytes(), filename=rel)
+            except SyntaxError as error:
+                broken[rel] = f"SyntaxError in {rel}:{error.lineno}: {error.msg}"
+            except (ValueError, OSError, RecursionError, MemoryError) as error:
+                broken[rel] = f"{rel} cannot be read: {type(error).__name__}"
+    return broken
+
+
+def missing_files(submission: Path, problem) -> list[str]:
+    return [rel for rel in problem.needed_files if not (submission / rel).is_file()]
+
+
+def run_case(
+    case: Case,
+    submission: Path,
+    broken: dict[str, str],
+    timeout_scale: float = 1.0,
+) -> RunOutcome:
+    """Run one problem's probe against `submission`, or explain why it cannot run."""
+    problem = case.problem
+    missing = missing_files(submission, problem)
+    if missing:
+        return RunOutcome(None, f"missing file {missing[0]}")
+    needed_broken = [broken[rel] for rel in problem.needed_files if rel in broken]
+    if needed_broken:
+        return RunOutcome(None, needed_broken[0])
+    placeholders = {rel: reason for rel, reason in broken.items()}
+    return run_probe(
+        problem.id,
+        submission,
+        case.inputs,
+        {},
+        placeholders,
+        timeout=problem.timeout * timeout_scale,
+    )
+
+
+def step_error(errors: dict[str, StepError], output: str) -> StepError | None:
+    """The exception behind a missing output: its step's, else the probe's or the import's."""
+    parts = output.split("/")
+    prefixes = ["/".join(parts[:n]) for n in range(len(parts), 0, -1)]
+    for key in (*prefixes, "__probe__", "__import__"):
+        if key in errors:
+            return errors[key]
+    return None
+
+
+def evaluate(check: Check, got: ProbeOutput, expected: dict[str, np.ndarray], reveal: bool):
+    """One CheckResult from the student's output and the reference's."""
+    for name in check.outputs:
+        if name in got.arrays:
+            continue
+        error = step_error(got.errors, name)
+        if error is None:
+            return CheckResult(check.name, False, f"no result for {name}", check.weight)
+        if error.not_implemented:
+            stub = error.message or error.where
+            return CheckResult(
+                check.name, False, f"not implemented: {error.describe()}", check.weight, stub
+            )
+        return CheckResult(check.name, False, f"raised {error.describe()}", check.weight)
+    absent = [name for name in check.outputs if name not in expected]
+    if absent:
+        return CheckResult(
+            check.name, False, f"grader error: no reference for {absent[0]}", check.weight
+        )
+    try:
+        check.judge(got.arrays, expected, reveal)
+    except Verdict as verdict:
+        return CheckResult(check.name, False, str(verdict), check.weight)
+    except Exception as error:  # a comparison that cannot even run (e.g. wrong dtype) fails
+        return CheckResult(
+            check.name, False, f"could not compare: {type(error).__name__}: {error}", check.weight
+        )
+    return CheckResult(check.name, True, "", check.weight)
+
+
+def judge_problem(
+    case: Case,
+    outcome: RunOutcome,
+    reference: dict[str, np.ndarray] | None,
+    reveal: bool,
+    reference_problem: str = "",
+) -> ProblemResult:
+    problem = case.problem
+    base = {"id": problem.id, "title": problem.title, "max_score": problem.points}
+    if reference is None:
+        return ProblemResult(**base, error=reference_problem or "no reference outputs")
+    if outcome.output is None:
+        return ProblemResult(**base, error=outcome.failure, seconds=outcome.seconds)
+    checks = tuple(
+        evaluate(check, outcome.output, reference, reveal) for check in case.module.CHECKS
+    )
+    return ProblemResult(**base, checks=checks, seconds=outcome.seconds)
+
+
+def grade(
+    submission: Path,
+    problem_ids: list[str] | None = None,
+    hidden: bool = False,
+    seed: int | None = None,
+    jobs: int = 2,
+    timeout_scale: float = 1.0,
+) -> RunResult:
+    """Grade one submission folder (holding needle/ and optionally apps/)."""
+    from grader import references
+
+    submission = Path(submission).resolve()
+    modules = registry.load_all(problem_ids)
+    broken = syntax_errors(submission)
+    if hidden:
+        if seed is None:
+            seed = int.from_bytes(np.random.SeedSequence().entropy.to_bytes(16, "little")[:4])
+        cases = [make_case(module, seed) for module in modules]
+    else:
+        cases = [make_case(module, PUBLIC_SEED) for module in modules]
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        if hidden:
+            from grader import hidden as hidden_mode
+
+            reference_futures = [
+                pool.submit(hidden_mode.reference_outputs, case, timeout_scale) for case in cases
+            ]
+        outcomes = [
+            pool.submit(run_case, case, submission, broken, timeout_scale) for case in cases
+        ]
+        results = []
+        for index, case in enumerate(cases):
+            if hidden:
+                reference, why = reference_futures[index].result()
+            else:
+                reference, why = references.public_outputs(case)
+            results.append(
+                judge_problem(case, outcomes[index].result(), reference, not hidden, why)
+            )
+    return RunResult(submission=str(submission), problems=tuple(results), hidden=hidden, seed=seed)
+
+
+def timed_grade(*args, **kwargs) -> tuple[RunResult, float]:
+    started = time.monotonic()
+    result = grade(*args, **kwargs)
+    return result, time.monotonic() - started

@@ -1,0 +1,226 @@
+"""The untrusted side: runs inside the probe process, next to the student's code.
+
+`main()` is the whole life of a probe process:
+  1. read the nonce from stdin, then set the resource limits (before any student code runs);
+  2. put the submission on sys.path and install placeholders for files with a syntax error that this
+     problem does not need (so `import needle` still works);
+  3. import needle, run the problem's probe step by step (a step that raises records its exception,
+     with file:line inside the submission, and the other steps go on);
+  4. write the numeric outputs and step errors through the channel and leave with `os._exit`.
+Nothing here decides a score: the judge compares the outputs on its own side.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.abc
+import importlib.machinery
+import json
+import os
+import re
+import resource
+import sys
+import traceback
+import types
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from grader.channel import ProbeOutput, StepError, encode
+
+IMPORT_STEP = "__import__"
+
+
+class Probe:
+    """What a problem's `probe(p)` function works with: inputs, steps, recorded outputs."""
+
+    def __init__(self, inputs: dict[str, np.ndarray], root: Path, params: dict[str, Any]):
+        self.inputs = inputs
+        self.params = params
+        self.root = root
+        self.result = ProbeOutput()
+
+    @contextlib.contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        """Run a block; an exception inside it is recorded for `name` and does not propagate."""
+        try:
+            yield
+        except BaseException as error:  # noqa: B036 - student code may raise SystemExit and worse
+            self.result.errors[name] = describe(error, self.root)
+
+    def put(self, name: str, value: Any) -> None:
+        """Record a numeric output (array, number, bool); anything else is a TypeError."""
+        array = np.array(value)
+        if type(array) is not np.ndarray or array.dtype.kind not in "biuf":
+            raise TypeError(f"expected numbers, got {type(value).__name__} ({array.dtype})")
+        self.result.arrays[name] = array
+
+    def array(self, tensor: Any) -> np.ndarray:
+        """`tensor.numpy()` as a plain numeric numpy array (raises TypeError otherwise)."""
+        value = tensor.numpy()
+        array = np.array(value)
+        if type(array) is not np.ndarray or array.dtype.kind not in "biuf":
+            raise TypeError(f".numpy() returned {type(value).__name__}, expected a numpy array")
+        return array
+
+
+def describe(error: BaseException, root: Path) -> StepError:
+    """The exception as plain strings, pointing at the deepest frame inside the submission."""
+    where = ""
+    for frame in traceback.extract_tb(error.__traceback__):
+        try:
+            rel = Path(frame.filename).resolve().relative_to(root)
+        except (ValueError, OSError):
+            continue
+        where = f"{rel.as_posix()}:{frame.lineno}"
+    if isinstance(error, SyntaxError) and error.filename:
+        with contextlib.suppress(ValueError, OSError):
+            where = f"{Path(error.filename).resolve().relative_to(root).as_posix()}:{error.lineno}"
+    try:
+        message = str(error)
+    except BaseException:  # noqa: B036 - a hostile __str__
+        message = "<unprintable>"
+    return StepError(
+        type=type(error).__name__,
+        message=message.strip().splitlines()[-1] if message.strip() else "",
+        where=where,
+        not_implemented=isinstance(error, NotImplementedError),
+    )
+
+
+def numeric_gradient(
+    forward: Callable[[np.ndarray], np.ndarray], x: np.ndarray, out_grad: np.ndarray
+) -> np.ndarray:
+    """d/dx sum(forward(x) * out_grad), float64, by numdifftools (central, Richardson)."""
+    import numdifftools as nd
+
+    x = np.asarray(x, dtype=np.float64)
+
+    def scalar(flat: np.ndarray) -> float:
+        return float(np.sum(np.asarray(forward(flat.reshape(x.shape)), np.float64) * out_grad))
+
+    return np.asarray(nd.Gradient(scalar)(x.ravel()), dtype=np.float64).reshape(x.shape)
+
+
+# ----- placeholders for files with a syntax error -------------------------------------------------
+
+_TOP_LEVEL = re.compile(r"^(class|def)\s+(\w+)", re.MULTILINE)
+
+
+def _placeholder_module(name: str, path: Path, reason: str) -> types.ModuleType:
+    """A module standing in for a file that does not compile: each top-level def/class raises."""
+    module = types.ModuleType(name)
+    module.__file__ = str(path)
+    try:
+        source = path.read_text(errors="replace")
+    except OSError:
+        source = ""
+    names = []
+    for kind, symbol in _TOP_LEVEL.findall(source):
+        names.append(symbol)
+        if kind == "class":
+
+            def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+                raise SyntaxError(reason)
+
+            setattr(module, symbol, type(symbol, (), {"__init__": __init__}))
+        else:
+
+            def stub(*args: Any, **kwargs: Any) -> Any:
+                raise SyntaxError(reason)
+
+            setattr(module, symbol, stub)
+    module.__all__ = names
+    return module
+
+
+class _PlaceholderFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    def __init__(self, broken: dict[str, tuple[Path, str]]):
+        self.broken = broken  # module name -> (path, reason)
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        if fullname in self.broken:
+            return importlib.machinery.ModuleSpec(fullname, self)
+        return None
+
+    def create_module(self, spec: Any) -> types.ModuleType:
+        file, reason = self.broken[spec.name]
+        return _placeholder_module(spec.name, file, reason)
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        return None
+
+
+# ----- the process --------------------------------------------------------------------------------
+
+
+def _count_own_processes() -> int:
+    uid = os.getuid()
+    count = 0
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if entry.stat().st_uid == uid:
+                    count += 1
+    return count
+
+
+def set_limits(limits: dict[str, int]) -> None:
+    """Memory, CPU time, file size and process count; soft and hard, so they cannot be raised."""
+
+    def cap(which: int, value: int) -> None:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(which, (value, value))
+
+    cap(resource.RLIMIT_AS, limits["memory_bytes"])
+    cap(resource.RLIMIT_CPU, limits["cpu_seconds"])
+    cap(resource.RLIMIT_FSIZE, limits["file_bytes"])
+    cap(resource.RLIMIT_CORE, 0)
+    # RLIMIT_NPROC counts all processes of the user; leave room for those already running.
+    # (Not enforced for root: the wall-clock kill of the process group bounds a fork bomb there.)
+    with contextlib.suppress(OSError):
+        cap(resource.RLIMIT_NPROC, _count_own_processes() + limits["extra_processes"])
+
+
+def main() -> None:
+    job_dir = Path(sys.argv[1])
+    nonce = sys.stdin.readline().strip()
+    with contextlib.suppress(OSError):
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+    job = json.loads((job_dir / "job.json").read_text())
+    set_limits(job["limits"])
+    output_path = Path(job["output"])
+    root = Path(job["submission"]).resolve()
+    with np.load(job_dir / "inputs.npz", allow_pickle=False) as archive:
+        inputs = {name: archive[name] for name in archive.files}
+
+    sys.path.insert(0, str(root))
+    broken = {
+        rel[: -len(".py")].replace("/", ".").removesuffix(".__init__"): (root / rel, reason)
+        for rel, reason in job["placeholders"].items()
+    }
+    if broken:
+        sys.meta_path.insert(0, _PlaceholderFinder(broken))
+    problem = importlib.import_module(f"grader.problems.{job['problem']}")
+    probe = Probe(inputs, root, job["params"])
+    with probe.step(IMPORT_STEP):
+        importlib.import_module("needle")
+        for module in getattr(problem, "IMPORTS", ()):
+            importlib.import_module(module)
+    if IMPORT_STEP not in probe.result.errors:
+        with probe.step("__probe__"):
+            problem.probe(probe)
+    frame = encode(probe.result, nonce)
+    temporary = output_path.with_name(output_path.name + ".partial")
+    temporary.write_bytes(frame)
+    os.replace(temporary, output_path)
+    sys.stdout.flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""adam: Adam trajectories (bias correction, weight decay), moments stored uncorrected, `.grad`
+untouched, float32 kept, no graph kept alive."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from grader.problems import optim_common as common
+from grader.problems.base import Problem, close, holds
+
+PROBLEM = Problem(
+    id="adam",
+    title="Adam",
+    points=7,
+    regions=(("needle/optim.py", "Adam.step"),),
+    files=("needle/optim.py", "needle/nn/__init__.py", "needle/nn/nn_basic.py"),
+    hint="t += 1 once per step; store m and v uncorrected; correct only in the update",
+)
+CONFIGS = {
+    "default": {"lr": 0.01},
+    "decay": {"lr": 0.02, "beta1": 0.8, "beta2": 0.99, "weight_decay": 0.05},
+}
+
+
+def make_inputs(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    return common.make_inputs(rng)
+
+
+def _moments(p, opt, params) -> None:
+    with p.step("default/moments"):
+        p.put("default/moments/m", p.array(opt.m[params[0]]))
+        p.put("default/moments/v", p.array(opt.v[params[0]]))
+
+
+def probe(p) -> None:
+    import needle as ndl
+
+    for name, config in CONFIGS.items():
+        moments = _moments if name == "default" else None
+        common.run(p, name, lambda params, config=config: ndl.optim.Adam(params, **config), moments)
+
+
+CHECKS = [
+    close(f"{name}: parameters after step {step + 1}", f"{name}/w{index}_{step}")
+    for name in CONFIGS
+    for step in range(common.STEPS)
+    for index in range(len(common.SHAPES))
+] + [
+    # The first moments are (1 - beta1) g; a stored bias-corrected m would equal g.
+    close("first moment m stored without bias correction", "default/moments/m", weight=2.0),
+    close("second moment v stored without bias correction", "default/moments/v", weight=2.0),
+    holds(
+        "leaves .grad untouched",
+        ("decay/untouched",),
+        common.all_true("decay/untouched", "step() changed p.grad; build a new tensor instead"),
+    ),
+    holds(
+        "keeps parameters float32",
+        ("decay/float32",),
+        common.all_true("decay/float32", "a parameter became float64 (numpy float64 scalars?)"),
+    ),
+    holds("no graph kept alive across steps", ("default/counts",), common.flat("default/counts")),
+]

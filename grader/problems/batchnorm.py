@@ -1,0 +1,102 @@
+"""batchnorm: BatchNorm1d, training forward, running statistics over steps, eval mode, gradients,
+running statistics that are neither Parameters nor graph nodes kept alive."""
+
+from __future__ import annotations
+
+import gc
+
+import numpy as np
+
+from grader.problems.base import Problem, close, equal, holds
+
+_NN = "needle/nn/nn_basic.py"
+PROBLEM = Problem(
+    id="batchnorm",
+    title="BatchNorm1d",
+    points=8,
+    regions=((_NN, "BatchNorm1d.__init__"), (_NN, "BatchNorm1d.forward")),
+    files=("needle/nn/__init__.py", _NN, "needle/init/__init__.py", "needle/init/init_basic.py"),
+    hint="biased batch variance over axis 0; running = (1 - m) * running + m * batch, via .data",
+)
+STEPS = 3
+
+
+def make_inputs(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    inputs = {
+        f"x{k}": (rng.uniform(-2, 2, (6, 4)) * [1, 3, 0.5, 2] + [0, 1, -2, 4]).astype(np.float32)
+        for k in range(STEPS)
+    }
+    inputs["x_eval"] = rng.uniform(-2, 2, (5, 4)).astype(np.float32)
+    inputs["w"] = rng.uniform(0.5, 1.5, 4).astype(np.float32)
+    inputs["b"] = rng.uniform(-1, 1, 4).astype(np.float32)
+    inputs["g"] = rng.standard_normal((6, 4)).astype(np.float32)
+    return inputs
+
+
+def probe(p) -> None:
+    import needle as ndl
+    from needle import autograd
+
+    i = p.inputs
+
+    def layer():
+        bn = ndl.nn.BatchNorm1d(4, momentum=0.2)
+        bn.weight.data = ndl.Tensor(i["w"])
+        bn.bias.data = ndl.Tensor(i["b"])
+        return bn
+
+    with p.step("init"):
+        bn = ndl.nn.BatchNorm1d(4)
+        p.put("init/count", len(bn.parameters()))
+        p.put("init/running", np.concatenate([p.array(bn.running_mean), p.array(bn.running_var)]))
+    with p.step("train"):
+        bn = layer()
+        for k in range(STEPS):
+            p.put(f"train/y{k}", p.array(bn(ndl.Tensor(i[f"x{k}"]))))
+            p.put(f"train/mean{k}", p.array(bn.running_mean))
+            p.put(f"train/var{k}", p.array(bn.running_var))
+        bn.eval()
+        p.put("train/eval", p.array(bn(ndl.Tensor(i["x_eval"]))))
+    with p.step("grad"):
+        bn = layer()
+        x = ndl.Tensor(i["x0"])
+        bn(x).backward(ndl.Tensor(i["g"]))
+        p.put("grad/x", p.array(x.grad))
+        p.put("grad/w", p.array(bn.weight.grad))
+        p.put("grad/b", p.array(bn.bias.grad))
+    with p.step("alive"):
+        bn = layer()
+        counts = []
+        for k in range(4):
+            x = ndl.Tensor(i[f"x{k % STEPS}"])
+            bn(x).sum().backward()
+            del x
+            for param in bn.parameters():
+                param.grad = None
+            gc.collect()  # graphs hold reference cycles
+            counts.append(autograd.TENSOR_COUNTER)
+        p.put("alive", counts)
+
+
+def _flat(got):
+    counts = [int(c) for c in np.asarray(got["alive"]).reshape(-1)]
+    if len(counts) >= 2 and counts[-1] > counts[1]:
+        return (
+            f"live tensors grow with every training step ({counts}): the running statistics "
+            "keep the graph alive; update them from detached values (.data)"
+        )
+    return None
+
+
+CHECKS = [
+    equal("two parameters (running stats are not Parameters)", "init/count", "len(parameters())"),
+    close("running_mean starts at 0, running_var at 1", "init/running"),
+    *[close(f"training forward, step {k + 1}", f"train/y{k}") for k in range(STEPS)],
+    *[close(f"running_mean after step {k + 1}", f"train/mean{k}") for k in range(STEPS)],
+    *[close(f"running_var after step {k + 1}", f"train/var{k}") for k in range(STEPS)],
+    close("eval mode uses the running statistics", "train/eval", weight=2.0),
+    close("gradient wrt the input", "grad/x", atol=1e-4),
+    close("gradient wrt weight", "grad/w", atol=1e-4),
+    close("gradient wrt bias", "grad/b"),
+    holds("no graph kept alive across steps", ("alive",), _flat),
+]

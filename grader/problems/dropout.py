@@ -1,0 +1,70 @@
+"""dropout: Dropout, seeded mask (one rand call), rescaling by 1/(1-p), p as the drop probability,
+eval mode, gradient."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from grader.problems.base import Problem, close, holds
+
+_NN = "needle/nn/nn_basic.py"
+PROBLEM = Problem(
+    id="dropout",
+    title="Dropout",
+    points=4,
+    regions=((_NN, "Dropout.forward"),),
+    files=("needle/nn/__init__.py", _NN, "needle/init/__init__.py", "needle/init/init_basic.py"),
+    hint="training: x * randb(p=1-p) / (1-p), one rand call; eval: identity",
+)
+P = 0.3
+
+
+def make_inputs(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    return {
+        "seed": np.array(rng.integers(0, 2**31)),
+        "x": rng.uniform(0.5, 2, (6, 5)).astype(np.float32),
+        "g": rng.standard_normal((6, 5)).astype(np.float32),
+    }
+
+
+def probe(p) -> None:
+    import needle as ndl
+
+    i = p.inputs
+    seed = int(i["seed"])
+    with p.step("train"):
+        np.random.seed(seed)
+        p.put("train", p.array(ndl.nn.Dropout(P)(ndl.Tensor(i["x"]))))
+    with p.step("eval"):
+        np.random.seed(seed)
+        p.put("eval", p.array(ndl.nn.Dropout(P).eval()(ndl.Tensor(i["x"]))))
+    with p.step("grad"):
+        np.random.seed(seed)
+        x = ndl.Tensor(i["x"])
+        ndl.nn.Dropout(P)(x).backward(ndl.Tensor(i["g"]))
+        p.put("grad", p.array(x.grad))
+    with p.step("large"):
+        np.random.seed(seed + 1)
+        p.put("large", p.array(ndl.nn.Dropout(P)(ndl.Tensor(np.ones((200, 100), np.float32)))))
+
+
+def _statistics(got):
+    y = np.asarray(got["large"], np.float64)
+    if y.shape != (200, 100):
+        return f"expected shape (200, 100), got {y.shape}"
+    dropped = float(np.mean(y == 0))
+    # 20000 draws: the dropped fraction is within 0.01 of p with overwhelming probability.
+    if abs(dropped - P) > 0.02:
+        return f"dropped a fraction {dropped:.3f} of ones with p={P}; p is the DROP probability"
+    kept = y[y != 0]
+    if kept.size and not np.allclose(kept, 1 / (1 - P), rtol=1e-5):
+        return f"kept values are {kept[0]:.4g}, expected 1/(1-p) = {1 / (1 - P):.4g}"
+    return None
+
+
+CHECKS = [
+    close("training forward (seeded mask, rescaled)", "train", weight=2.0),
+    holds("drops a fraction p and rescales by 1/(1-p)", ("large",), _statistics, weight=2.0),
+    close("eval mode is the identity", "eval"),
+    close("gradient", "grad"),
+]

@@ -1,0 +1,83 @@
+"""ops_backward: each op's `gradient()` in float64, against the reference and finite differences.
+
+The student's `gradient()` is called directly on the op's output node (not through backward()), so
+this problem does not depend on the autodiff problem.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from grader.problems import op_cases
+from grader.problems.base import Problem, gradient
+
+_OPS = "needle/ops/ops_mathematic.py"
+PROBLEM = Problem(
+    id="ops_backward",
+    title="Op gradients (gradient)",
+    points=12,
+    regions=((_OPS, "unbroadcast"),)
+    + tuple(
+        (_OPS, f"{name}.gradient")
+        for name in (
+            "EWisePow",
+            "PowerScalar",
+            "EWiseDiv",
+            "DivScalar",
+            "Transpose",
+            "Reshape",
+            "BroadcastTo",
+            "Summation",
+            "MatMul",
+            "Negate",
+            "Log",
+            "Exp",
+            "ReLU",
+            "Tanh",
+        )
+    ),
+    hint="gradient() returns one partial adjoint per input, built from needle ops",
+)
+
+
+def make_inputs(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    return op_cases.make_inputs(rng, np.float64)
+
+
+def probe(p) -> None:
+    import needle as ndl
+
+    from grader.probe import numeric_gradient
+
+    for case in op_cases.CASES:
+        arrays = op_cases.case_inputs(p.inputs, case)
+        out_grad = p.inputs[f"{case.name}/g"]
+        with p.step(f"grad_{case.name}"):
+            tensors = [ndl.Tensor(x, requires_grad=True) for x in arrays]
+            node = case.call(ndl, *tensors)
+            grads = node.op.gradient_as_tuple(ndl.Tensor(out_grad), node)
+            for index in range(len(arrays)):
+                p.put(f"grad_{case.name}/{index}", p.array(grads[index]))
+        for index in range(len(arrays)):
+
+            def forward(x, index=index, arrays=arrays, case=case):
+                tensors = [ndl.Tensor(a) for a in arrays]
+                tensors[index] = ndl.Tensor(x)
+                return p.array(case.call(ndl, *tensors))
+
+            with p.step(f"num_{case.name}"):
+                value = numeric_gradient(forward, arrays[index], out_grad)
+                p.put(f"num_{case.name}/{index}", value)
+
+
+CHECKS = [
+    gradient(
+        f"{case.name} gradient wrt input {index}",
+        f"grad_{case.name}/{index}",
+        f"num_{case.name}/{index}",
+        f"d {case.name} / d input {index}",
+        weight=case.weight,
+    )
+    for case in op_cases.CASES
+    for index in range(len(case.shapes))
+]

@@ -1,0 +1,73 @@
+"""Shared by the `sgd` and `adam` problems: parameters with given gradients, stepped a few times.
+
+Gradients are set by hand (fresh Tensors each step, as backward would give), so the optimizer
+problems depend on no other problem. After each step the probe records the parameters, whether
+`.grad` was left untouched, their dtype and the number of live tensors.
+"""
+
+from __future__ import annotations
+
+import gc
+
+import numpy as np
+
+STEPS = 4
+SHAPES = ((3, 4), (4,))
+
+
+def make_inputs(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    inputs = {}
+    for index, shape in enumerate(SHAPES):
+        inputs[f"w{index}"] = rng.uniform(-1, 1, shape).astype(np.float32)
+        for step in range(STEPS):
+            inputs[f"g{index}_{step}"] = rng.uniform(-1, 1, shape).astype(np.float32)
+    return inputs
+
+
+def run(p, name: str, make_optimizer, moments=None) -> None:
+    """Step an optimizer STEPS times; outputs "<name>/w<i>_<step>" and friends."""
+    import needle as ndl
+    from needle import autograd
+
+    with p.step(name):
+        params = [ndl.nn.Parameter(p.inputs[f"w{i}"].copy()) for i in range(len(SHAPES))]
+        opt = make_optimizer(params)
+        counts, untouched, float32 = [], [], []
+        for step in range(STEPS):
+            grads = [p.inputs[f"g{i}_{step}"] for i in range(len(SHAPES))]
+            for param, grad in zip(params, grads, strict=True):
+                param.grad = ndl.Tensor(grad.copy())
+            opt.step()
+            for i, (param, grad) in enumerate(zip(params, grads, strict=True)):
+                p.put(f"{name}/w{i}_{step}", p.array(param))
+                untouched.append(bool(np.array_equal(p.array(param.grad), grad)))
+                float32.append(param.dtype == np.float32)
+            if moments is not None and step == 0:
+                moments(p, opt, params)
+            opt.reset_grad()
+            gc.collect()  # graphs hold reference cycles
+            counts.append(autograd.TENSOR_COUNTER)
+        p.put(f"{name}/counts", counts)
+        p.put(f"{name}/untouched", untouched)
+        p.put(f"{name}/float32", float32)
+
+
+def all_true(output: str, message: str):
+    def test(got):
+        values = np.asarray(got[output]).reshape(-1)
+        return None if values.size and bool(np.all(values)) else message
+
+    return test
+
+
+def flat(output: str):
+    def test(got):
+        counts = [int(c) for c in np.asarray(got[output]).reshape(-1)]
+        if len(counts) >= 2 and counts[-1] > counts[1]:
+            return (
+                f"live tensors grow with every step ({counts}): the update keeps a graph alive; "
+                "compute it from .data"
+            )
+        return None
+
+    return test

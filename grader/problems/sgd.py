@@ -1,0 +1,54 @@
+"""sgd: SGD trajectories (plain, momentum with the (1 - momentum) factor, weight decay),
+`.grad` left untouched, float32 kept, no graph kept alive."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from grader.problems import optim_common as common
+from grader.problems.base import Problem, close, holds
+
+PROBLEM = Problem(
+    id="sgd",
+    title="SGD with momentum and weight decay",
+    points=6,
+    regions=(("needle/optim.py", "SGD.step"),),
+    files=("needle/optim.py", "needle/nn/__init__.py", "needle/nn/nn_basic.py"),
+    hint="g = grad + wd * w; u = m * u + (1 - m) * g; w = w - lr * u, all through .data",
+)
+CONFIGS = {
+    "plain": {"lr": 0.1},
+    "momentum": {"lr": 0.1, "momentum": 0.9},
+    "decay": {"lr": 0.05, "momentum": 0.5, "weight_decay": 0.1},
+}
+
+
+def make_inputs(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    return common.make_inputs(rng)
+
+
+def probe(p) -> None:
+    import needle as ndl
+
+    for name, config in CONFIGS.items():
+        common.run(p, name, lambda params, config=config: ndl.optim.SGD(params, **config))
+
+
+CHECKS = [
+    close(f"{name}: parameters after step {step + 1}", f"{name}/w{index}_{step}")
+    for name in CONFIGS
+    for step in (0, common.STEPS - 1)
+    for index in range(len(common.SHAPES))
+] + [
+    holds(
+        "leaves .grad untouched",
+        ("decay/untouched",),
+        common.all_true("decay/untouched", "step() changed p.grad; build a new tensor instead"),
+    ),
+    holds(
+        "keeps parameters float32",
+        ("decay/float32",),
+        common.all_true("decay/float32", "a parameter became float64 (numpy float64 scalars?)"),
+    ),
+    holds("no graph kept alive across steps", ("momentum/counts",), common.flat("momentum/counts")),
+]

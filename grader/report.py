@@ -1,0 +1,116 @@
+"""Render results: a terminal report, a JSON object, Gradescope's results.json, a gradebook row.
+
+Every renderer reads the result records; none recomputes a score.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from grader.results import ERROR, NOT_IMPLEMENTED, PASSED, ProblemResult, RunResult
+
+MAX_FAILURES_SHOWN = 6
+
+
+def _points(value: float) -> str:
+    return f"{value:g}"
+
+
+def implement_lines(stubs: tuple[str, ...], width: int = 100) -> list[str]:
+    """ "implement in FILE:" then the names still raising NotImplementedError, wrapped."""
+    by_file: dict[str, list[str]] = {}
+    for stub in stubs:
+        name, _, path = stub.partition(" in ")
+        by_file.setdefault(path, []).append(name)
+    lines = []
+    for path, names in by_file.items():
+        lines.append(f"    implement in {path}:" if path else "    implement:")
+        line = "       "
+        for index, name in enumerate(names):
+            piece = f" {name}" + ("," if index < len(names) - 1 else "")
+            if len(line) + len(piece) > width and line.strip():
+                lines.append(line)
+                line = "       "
+            line += piece
+        lines.append(line)
+    return lines
+
+
+def problem_lines(problem: ProblemResult) -> list[str]:
+    """The lines one problem contributes to the terminal report."""
+    head = f"{problem.id:<14} {_points(problem.score):>6} / {_points(problem.max_score):<4}"
+    status = problem.status
+    lines = [f"{head} {status}"]
+    if status == ERROR:
+        lines.append(f"    error: {problem.error}")
+        return lines
+    lines.extend(implement_lines(problem.to_implement))
+    failures = [c for c in problem.checks if not c.passed and not c.not_implemented]
+    for check in failures[:MAX_FAILURES_SHOWN]:
+        lines.append(f"    FAIL {check.name}: {check.message}")
+    if len(failures) > MAX_FAILURES_SHOWN:
+        lines.append(f"    ... and {len(failures) - MAX_FAILURES_SHOWN} more failed checks")
+    return lines
+
+
+def terminal(result: RunResult) -> str:
+    mode = f"hidden cases, seed {result.seed}" if result.hidden else "public cases"
+    lines = [f"Grading {result.submission} ({mode})", ""]
+    for problem in result.problems:
+        lines.extend(problem_lines(problem))
+    lines.extend(["", f"Total: {_points(result.score)}/{_points(result.max_score)}"])
+    return "\n".join(lines)
+
+
+def problem_text(problem: ProblemResult) -> str:
+    """One problem's report in a few lines (Gradescope's per-test output, notebook cells)."""
+    return "\n".join(problem_lines(problem))
+
+
+def as_json(result: RunResult) -> dict[str, Any]:
+    return {
+        "score": result.score,
+        "max_score": result.max_score,
+        "problems": [
+            {
+                "id": problem.id,
+                "score": problem.score,
+                "max_score": problem.max_score,
+                "status": problem.status,
+                "error": problem.error,
+                "checks": [
+                    {"name": check.name, "passed": check.passed, "message": check.message}
+                    for check in problem.checks
+                ],
+            }
+            for problem in result.problems
+        ],
+    }
+
+
+def gradescope(result: RunResult) -> dict[str, Any]:
+    """Gradescope's results.json: one test per problem, visible to the student."""
+    tests = []
+    for number, problem in enumerate(result.problems, start=1):
+        tests.append(
+            {
+                "name": f"{problem.id}: {problem.title}",
+                "number": str(number),
+                "score": problem.score,
+                "max_score": problem.max_score,
+                "status": "passed" if problem.status == PASSED else "failed",
+                "output": problem_text(problem),
+                "visibility": "visible",
+            }
+        )
+    not_done = sum(1 for p in result.problems if p.status == NOT_IMPLEMENTED)
+    summary = f"Total: {_points(result.score)}/{_points(result.max_score)}"
+    if not_done:
+        summary += f" ({not_done} problem(s) not implemented yet)"
+    return {
+        "score": result.score,
+        "output": summary,
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": tests,
+    }

@@ -1,0 +1,94 @@
+"""Results as data: one record per check, per problem and per run. Scoring is a pure function.
+
+Reports (terminal, JSON, Gradescope, gradebook) read these records and never recompute a score.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Problem statuses, from best to worst.
+PASSED = "passed"
+PARTIAL = "partial"
+FAILED = "failed"
+NOT_IMPLEMENTED = "not_implemented"
+ERROR = "error"  # the probe process crashed, timed out, or reported nothing usable
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One check of one problem: did it pass, and what the student should read if not."""
+
+    name: str
+    passed: bool
+    message: str = ""
+    weight: float = 1.0
+    not_implemented: str = ""  # the stub the check ran into, e.g. "LogSumExp.compute in needle/..."
+
+
+@dataclass(frozen=True)
+class ProblemResult:
+    """A problem's checks and its score; `error` is set when the probe produced no usable result."""
+
+    id: str
+    title: str
+    max_score: float
+    checks: tuple[CheckResult, ...] = ()
+    error: str = ""
+    seconds: float = 0.0
+
+    @property
+    def score(self) -> float:
+        return problem_score(self.max_score, self.checks, self.error)
+
+    @property
+    def to_implement(self) -> tuple[str, ...]:
+        """The stubs still raising NotImplementedError, in the order the checks met them."""
+        seen: dict[str, None] = {}
+        for check in self.checks:
+            if check.not_implemented:
+                seen.setdefault(check.not_implemented, None)
+        return tuple(seen)
+
+    @property
+    def status(self) -> str:
+        return problem_status(self)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """All graded problems of one submission."""
+
+    submission: str
+    problems: tuple[ProblemResult, ...] = ()
+    hidden: bool = False
+    seed: int | None = None
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def score(self) -> float:
+        return round(sum(problem.score for problem in self.problems), 2)
+
+    @property
+    def max_score(self) -> float:
+        return round(sum(problem.max_score for problem in self.problems), 2)
+
+
+def problem_score(max_score: float, checks: tuple[CheckResult, ...], error: str = "") -> float:
+    """Points earned: the weighted fraction of passed checks, rounded to 0.01; 0 after an error."""
+    total = sum(check.weight for check in checks)
+    if error or total <= 0:
+        return 0.0
+    earned = sum(check.weight for check in checks if check.passed)
+    return round(max_score * earned / total, 2)
+
+
+def problem_status(problem: ProblemResult) -> str:
+    if problem.error:
+        return ERROR
+    score = problem.score
+    if score >= problem.max_score:
+        return PASSED
+    if score > 0:
+        return PARTIAL
+    return NOT_IMPLEMENTED if problem.to_implement else FAILED
