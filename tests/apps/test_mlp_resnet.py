@@ -212,12 +212,21 @@ def test_train_mnist_takes_the_input_size_from_the_file_header(tmp_path):
     assert len(results) == 4 and all(type(value) is float for value in results)
 
 
-@pytest.mark.slow
-def test_train_mnist_reaches_95_percent_on_the_digits_and_is_reproducible(digits_dir):
+def test_train_mnist_seeds_numpy_itself(digits_dir):
+    """Does an earlier seed leave the result alone (train_mnist starts with np.random.seed(4))?"""
     np.random.seed(0)
-    first = train_mnist(epochs=10, data_dir=str(digits_dir))
-    train_error, train_loss, test_error, test_loss = first
-    assert test_error <= 0.05, f"test accuracy {1 - test_error:.3f} < 0.95"
-    assert train_error <= 0.02 and train_loss < test_loss
-    np.random.seed(1)  # train_mnist seeds numpy itself: an earlier seed must not matter
-    assert train_mnist(epochs=10, data_dir=str(digits_dir)) == first
+    first = train_mnist(epochs=1, hidden_dim=20, data_dir=str(digits_dir))
+    np.random.seed(1)
+    assert train_mnist(epochs=1, hidden_dim=20, data_dir=str(digits_dir)) == first
+
+
+@pytest.mark.slow
+def test_train_mnist_reaches_95_percent_test_accuracy_on_the_digits(digits_dir):
+    # lr 0.003 and 20 epochs rather than the defaults (0.001, 10 epochs: 95.2%, one test digit
+    # above the bar): measured over 12 initial seeds, test accuracy 96.1% to 98.0%, so a
+    # different float rounding in the library cannot tip the result below 95%.
+    train_error, train_loss, test_error, test_loss = train_mnist(
+        epochs=20, lr=0.003, data_dir=str(digits_dir)
+    )
+    assert test_error <= 0.05, f"test accuracy {1 - test_error:.4f} < 0.95"
+    assert train_error <= 0.01 and train_loss < test_loss
