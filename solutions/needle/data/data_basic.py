@@ -178,5 +178,6 @@ class DataLoader:
             raise StopIteration
         indices = self.ordering[self.batch_number]
         self.batch_number += 1
-        return tuple(Tensor(array, requires_grad=False) for array in self.dataset[indices])
+        # Indexing with an array already copies; make_const wraps that copy without another one.
+        return tuple(Tensor.make_const(array) for array in self.dataset[indices])
         ### END YOUR SOLUTION
