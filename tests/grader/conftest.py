@@ -1,0 +1,72 @@
+"""Helpers for the grader's tests: grade a folder, or a copy of solutions/ with one edit.
+
+`grade_edited` is the tool for planted mistakes:
+
+    def test_logsumexp_without_max_shift(grade_edited):
+        scores = grade_edited(
+            "needle/ops/ops_logarithmic.py", OLD_TEXT, NEW_TEXT, problems=["logsumexp", "adam"]
+        )
+        assert scores["logsumexp"] < 8 and scores["adam"] == 7
+
+It copies solutions/needle and solutions/apps to a temporary folder, replaces OLD_TEXT (which must
+occur exactly once) by NEW_TEXT in that one file, grades, and returns {problem id: score}.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from grader import judge
+from grader.assign import strip_tree, write_tree
+from grader.problems import PROBLEM_IDS
+
+ROOT = Path(__file__).resolve().parents[2]
+SOLUTIONS = ROOT / "solutions"
+FULL = {
+    judge.registry.load(pid).PROBLEM.id: judge.registry.load(pid).PROBLEM.points
+    for pid in PROBLEM_IDS
+}
+
+
+def copy_solutions(dest: Path) -> Path:
+    for package in ("needle", "apps"):
+        shutil.copytree(
+            SOLUTIONS / package, dest / package, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    return dest
+
+
+def edit_file(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert text.count(old) == 1, f"{path}: expected exactly one occurrence of {old!r}"
+    path.write_text(text.replace(old, new))
+
+
+@pytest.fixture
+def solutions_copy(tmp_path: Path) -> Path:
+    """A fresh copy of solutions/needle and solutions/apps (edit it freely)."""
+    return copy_solutions(tmp_path / "submission")
+
+
+@pytest.fixture
+def skeleton(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The untouched skeleton, generated from solutions/ by the stripper."""
+    dest = tmp_path_factory.mktemp("skeleton") / "hw"
+    write_tree(strip_tree(SOLUTIONS), dest)
+    return dest
+
+
+@pytest.fixture
+def grade_edited(tmp_path: Path):
+    """grade_edited(path, old, new, problems=None, **grade_kwargs) -> {problem id: score}."""
+
+    def run(path: str, old: str, new: str, problems=None, **kwargs) -> dict[str, float]:
+        root = copy_solutions(tmp_path / f"edit{len(list(tmp_path.iterdir()))}")
+        edit_file(root / path, old, new)
+        result = judge.grade(root, problems, **kwargs)
+        return {problem.id: problem.score for problem in result.problems}
+
+    return run

@@ -1,0 +1,100 @@
+"""End-to-end scores: the reference earns everything, the skeleton nothing, runs are repeatable."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from grader import judge, references
+from grader import problems as registry
+from grader.assign import find_regions
+from grader.results import NOT_IMPLEMENTED
+
+SOLUTIONS = judge.REPO_ROOT / "solutions"
+
+
+def scores(result):
+    return {problem.id: problem.score for problem in result.problems}
+
+
+def failures(result):
+    return {
+        problem.id: problem.error or [c.message for c in problem.checks if not c.passed]
+        for problem in result.problems
+        if problem.score < problem.max_score
+    }
+
+
+def test_points_sum_to_100():
+    assert sum(module.PROBLEM.points for module in registry.load_all()) == 100
+
+
+def test_every_solution_region_belongs_to_exactly_one_problem():
+    declared = [region for module in registry.load_all() for region in module.PROBLEM.regions]
+    assert len(declared) == len(set(declared)), "a region is claimed by two problems"
+    found = {(region.path, region.qualname) for region in find_regions(SOLUTIONS)}
+    assert found - set(declared) == set(), "regions no problem grades"
+    assert set(declared) - found == set(), "problems claim regions that do not exist"
+
+
+def test_solutions_score_full_marks_on_public_cases():
+    result = judge.grade(SOLUTIONS)
+    assert failures(result) == {}
+    assert result.score == 100
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2024])
+def test_solutions_score_full_marks_on_hidden_cases(seed):
+    result = judge.grade(SOLUTIONS, hidden=True, seed=seed)
+    assert failures(result) == {}
+    assert result.score == 100
+
+
+def test_hidden_cases_differ_from_public_ones():
+    module = registry.load("logsumexp")
+    public = judge.make_case(module, judge.PUBLIC_SEED)
+    hidden = judge.make_case(module, 7)
+    assert public.digest != hidden.digest
+    assert judge.make_case(module, 7).digest == hidden.digest
+
+
+@pytest.mark.slow
+def test_ten_repeated_runs_give_identical_scores():
+    runs = [judge.grade(SOLUTIONS, ["init", "dropout", "batchnorm", "data"]) for _ in range(10)]
+    assert all(scores(run) == scores(runs[0]) for run in runs)
+
+
+def test_untouched_skeleton_scores_zero_and_names_what_to_implement(skeleton):
+    result = judge.grade(skeleton)
+    assert result.score == 0
+    for problem in result.problems:
+        assert problem.status == NOT_IMPLEMENTED, (problem.id, problem.error)
+        own = {
+            f"{qualname} in {path}" for path, qualname in registry.load(problem.id).PROBLEM.regions
+        }
+        assert problem.to_implement, problem.id
+        # The first stub met is this problem's own or one it builds on; at least one is its own
+        # unless it only builds on others.
+        assert all(" in needle/" in stub or " in apps/" in stub for stub in problem.to_implement)
+        assert own & set(problem.to_implement) or problem.id in {"ops_backward"}, problem.id
+
+
+@pytest.mark.slow
+def test_public_references_are_current():
+    """Does grader/references/public.npz hold what `make references` computes now?"""
+    fresh, problems = references.compute()
+    assert problems == []
+    stored = references.load()
+    assert sorted(stored) == sorted(fresh), "run `make references`"
+    for name, array in fresh.items():
+        assert stored[name].shape == array.shape, f"{name}: run `make references`"
+        assert np.array_equal(stored[name], array, equal_nan=True), f"{name}: run `make references`"
+
+
+def test_stale_references_are_reported_not_used(monkeypatch):
+    module = registry.load("dropout")
+    case = judge.make_case(module, judge.PUBLIC_SEED)
+    case.digest = "0" * 64
+    outputs, why = references.public_outputs(case)
+    assert outputs is None and "stale" in why
