@@ -31,13 +31,13 @@
 
 # %% [markdown] deletable=false editable=false
 # **How this notebook works.** Run the cells from top to bottom. The first code cell imports
-# `needle` from your `hw/` folder; every problem ends with a check cell, `check("<problem>")`, that
-# grades that one problem of your code in a separate process and prints a report whose last line is
-# your score. Cells whose first line is `# DO NOT EDIT` (set-up, demonstrations, checks) are locked;
-# cells that start with `# YOUR EXPERIMENTS` are yours. You write your code in the files under
-# `hw/needle/` (and `hw/apps/`), not in this notebook; after an edit, just re-run the cells:
-# `autoreload` picks up the change. Until you implement a function, the cells that need it stop
-# with `NotImplementedError: <the function> in <its file>`.
+# `needle` from your `hw/` folder. Every problem ends with a check cell, `_ = check("<problem>")`,
+# that grades that one problem of your code in a separate process and prints a report whose last
+# line is your score. Cells whose first line is `# DO NOT EDIT` (set-up, demonstrations, checks)
+# are locked; cells that start with `# YOUR EXPERIMENTS` are yours. You write your code in the
+# files under `hw/needle/` (and `hw/apps/`), not in this notebook; after an edit, just re-run the
+# cells: `autoreload` picks up the change. Until you implement a function, the cells that need it
+# stop with `NotImplementedError: <the function> in <its file>`.
 
 # %% deletable=false editable=false tags=["setup"]
 # DO NOT EDIT: set-up. Imports needle from hw/ (NEEDLEWORK_SOLUTIONS=1: from solutions/).
@@ -69,8 +69,9 @@ for path in (str(KIT_ROOT), str(LIBRARY)):  # LIBRARY ends up first on sys.path
 import matplotlib.pyplot as plt
 import needle as ndl
 import numpy as np
-from grader.notebook import check
 from needle import data, init, nn, optim
+
+from grader.notebook import check
 
 print(f"needle imported from {Path(ndl.__file__).parent}")
 
@@ -106,7 +107,7 @@ print("dtype of (a * 2.0) ** 0.5:", ((a * 2.0) ** 0.5).dtype)
 
 # %% deletable=false editable=false tags=["check"]
 # DO NOT EDIT: grades problem "ops_forward" of the folder needle was imported from.
-check("ops_forward")
+_ = check("ops_forward")
 
 # %% [markdown] deletable=false editable=false
 # ## 0.2 The backward of every op (problem `ops_backward`)
@@ -163,7 +164,7 @@ print("largest |gradient - central difference| for a:", np.abs(grad_a.numpy() - 
 
 # %% deletable=false editable=false tags=["check"]
 # DO NOT EDIT: grades problem "ops_backward" of the folder needle was imported from.
-check("ops_backward")
+_ = check("ops_backward")
 
 # %% [markdown] deletable=false editable=false
 # ## 0.3 Reverse-mode automatic differentiation (problem `autodiff`)
@@ -208,7 +209,7 @@ print("x2.grad =", x2.grad.numpy(), " expected", x1.numpy())
 
 # %% deletable=false editable=false tags=["check"]
 # DO NOT EDIT: grades problem "autodiff" of the folder needle was imported from.
-check("autodiff")
+_ = check("autodiff")
 
 # %% tags=["experiment"]
 # YOUR EXPERIMENTS: this cell is yours. For example, build a graph of your own and compare

@@ -47,13 +47,13 @@
 
 # %% [markdown] deletable=false editable=false
 # **How this notebook works.** Run the cells from top to bottom. The first code cell imports
-# `needle` from your `hw/` folder; every problem ends with a check cell, `check("<problem>")`, that
-# grades that one problem of your code in a separate process and prints a report whose last line is
-# your score. Cells whose first line is `# DO NOT EDIT` (set-up, demonstrations, checks) are locked;
-# cells that start with `# YOUR EXPERIMENTS` are yours. You write your code in the files under
-# `hw/needle/` (and `hw/apps/`), not in this notebook; after an edit, just re-run the cells:
-# `autoreload` picks up the change. Until you implement a function, the cells that need it stop
-# with `NotImplementedError: <the function> in <its file>`.
+# `needle` from your `hw/` folder. Every problem ends with a check cell, `_ = check("<problem>")`,
+# that grades that one problem of your code in a separate process and prints a report whose last
+# line is your score. Cells whose first line is `# DO NOT EDIT` (set-up, demonstrations, checks)
+# are locked; cells that start with `# YOUR EXPERIMENTS` are yours. You write your code in the
+# files under `hw/needle/` (and `hw/apps/`), not in this notebook; after an edit, just re-run the
+# cells: `autoreload` picks up the change. Until you implement a function, the cells that need it
+# stop with `NotImplementedError: <the function> in <its file>`.
 
 # %% deletable=false editable=false tags=["setup"]
 # DO NOT EDIT: set-up. Imports needle from hw/ (NEEDLEWORK_SOLUTIONS=1: from solutions/).
@@ -85,8 +85,9 @@ for path in (str(KIT_ROOT), str(LIBRARY)):  # LIBRARY ends up first on sys.path
 import matplotlib.pyplot as plt
 import needle as ndl
 import numpy as np
-from grader.notebook import check
 from needle import data, init, nn, optim
+
+from grader.notebook import check
 
 print(f"needle imported from {Path(ndl.__file__).parent}")
 
@@ -149,8 +150,9 @@ plt.show()
 # %% [markdown] deletable=false editable=false
 # Both `detach()` and `.data` stop the growth. They differ in **identity**: rebuilding `w` from
 # detached values makes a new Tensor, so anything that held the old `w` (an optimizer's parameter
-# list, a Module attribute) keeps training a stale copy. The `.data` setter changes the values of the very object everyone
-# holds, which is why optimizers and running statistics (BatchNorm, Part 5) update through it.
+# list, a Module attribute) keeps training a stale copy. The `.data` setter changes the values of
+# the very object everyone holds, which is why optimizers and running statistics (BatchNorm,
+# Part 5) update through it.
 
 # %% deletable=false editable=false
 # DO NOT EDIT: demonstration, detach() makes a new object, .data updates the same one.

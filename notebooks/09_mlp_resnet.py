@@ -23,13 +23,13 @@
 
 # %% [markdown] deletable=false editable=false
 # **How this notebook works.** Run the cells from top to bottom. The first code cell imports
-# `needle` from your `hw/` folder; every problem ends with a check cell, `check("<problem>")`, that
-# grades that one problem of your code in a separate process and prints a report whose last line is
-# your score. Cells whose first line is `# DO NOT EDIT` (set-up, demonstrations, checks) are locked;
-# cells that start with `# YOUR EXPERIMENTS` are yours. You write your code in the files under
-# `hw/needle/` (and `hw/apps/`), not in this notebook; after an edit, just re-run the cells:
-# `autoreload` picks up the change. Until you implement a function, the cells that need it stop
-# with `NotImplementedError: <the function> in <its file>`.
+# `needle` from your `hw/` folder. Every problem ends with a check cell, `_ = check("<problem>")`,
+# that grades that one problem of your code in a separate process and prints a report whose last
+# line is your score. Cells whose first line is `# DO NOT EDIT` (set-up, demonstrations, checks)
+# are locked; cells that start with `# YOUR EXPERIMENTS` are yours. You write your code in the
+# files under `hw/needle/` (and `hw/apps/`), not in this notebook; after an edit, just re-run the
+# cells: `autoreload` picks up the change. Until you implement a function, the cells that need it
+# stop with `NotImplementedError: <the function> in <its file>`.
 
 # %% deletable=false editable=false tags=["setup"]
 # DO NOT EDIT: set-up. Imports needle from hw/ (NEEDLEWORK_SOLUTIONS=1: from solutions/).
@@ -61,8 +61,9 @@ for path in (str(KIT_ROOT), str(LIBRARY)):  # LIBRARY ends up first on sys.path
 import matplotlib.pyplot as plt
 import needle as ndl
 import numpy as np
-from grader.notebook import check
 from needle import data, init, nn, optim
+
+from grader.notebook import check
 
 print(f"needle imported from {Path(ndl.__file__).parent}")
 
@@ -130,7 +131,7 @@ print("one batch:", type(X).__name__, X.shape, X.dtype, "and", type(y).__name__,
 
 # %% deletable=false editable=false tags=["check"]
 # DO NOT EDIT: grades problem "data" of the folder needle was imported from.
-check("data")
+_ = check("data")
 
 # %% [markdown] deletable=false editable=false
 # ## The MLP ResNet (problem `mlp_resnet`)
@@ -163,7 +164,7 @@ check("data")
 
 # %% deletable=false editable=false tags=["check"]
 # DO NOT EDIT: grades problem "mlp_resnet" of the folder needle was imported from.
-check("mlp_resnet")
+_ = check("mlp_resnet")
 
 # %% [markdown] deletable=false editable=false
 # ## Training on the digits

@@ -38,7 +38,8 @@ PROBLEMS = {
 }
 LOCKED_MARK = "# DO NOT EDIT"
 EXPERIMENT_MARK = "# YOUR EXPERIMENTS"
-CHECK_CALL = re.compile(r'^check\("(\w+)"\)$', re.MULTILINE)
+# `check(...)` returns the result; `_ =` keeps Jupyter from displaying it after the score line.
+CHECK_CALL = re.compile(r'^_ = check\("(\w+)"\)$', re.MULTILINE)
 SCORE_LINE = re.compile(r"^Score for (\w+): (\d+(?:\.\d+)?)/(\d+(?:\.\d+)?)$")
 # The message the stripper puts in every stub: "<Class.method> in <path inside hw/>".
 STUB_MESSAGE = re.compile(r"^([\w.]+) in ((?:needle|apps)/[\w/]+\.py)$")
@@ -239,6 +240,7 @@ def test_notebook_runs_cleanly_against_solutions(path):
             assert images, f"no image/png output from {cell.source[:60]!r}"
         if "check" in tags(cell):
             problem, score, max_score = last_score(cell)
+            assert cell.outputs[-1].output_type == "stream", "the score line must come last"
             assert problem == CHECK_CALL.search(cell.source).group(1)
             assert max_score > 0 and score == max_score, stdout_of(cell)
 
