@@ -11,7 +11,7 @@ PROBLEM ?=
 JOBS ?= 2
 DIGITS := data/digits/train-images-idx3-ubyte.gz
 
-.PHONY: venv grade test test-fast lint hw references release data bench notebooks lab torch clean help
+.PHONY: venv grade test test-fast lint hw references release data train bench notebooks lab torch clean help
 
 help:
 	@echo "make grade       grade hw/ (PROBLEM=id for one problem, SUBMISSION=dir for another folder)"
@@ -21,6 +21,7 @@ help:
 	@echo "make hw          regenerate the skeleton hw/ from solutions/"
 	@echo "make references  regenerate the grader's public reference outputs"
 	@echo "make release     build the student release in dist/"
+	@echo "make train       train the reference MLPResNet on the digits data"
 	@echo "make notebooks   execute every notebook against solutions/"
 	@echo "make lab         start JupyterLab on notebooks/"
 	@echo "make bench       benchmarks (needle vs PyTorch when installed)"
@@ -69,6 +70,9 @@ notebooks: $(STAMP) $(DIGITS)
 lab: $(STAMP)
 	$(PYTHON) -c "import jupyterlab" 2>/dev/null || $(VENV)/bin/pip install --quiet jupyterlab==4.6.6
 	$(VENV)/bin/jupyter lab notebooks/
+
+train: $(STAMP) $(DIGITS)
+	cd solutions && ../$(PYTHON) -m apps.mlp_resnet --data-dir ../data/digits
 
 bench: $(STAMP) $(DIGITS)
 	$(PYTHON) bench/bench_mlp_resnet.py

@@ -1,0 +1,1 @@
+"""Applications built on needle: the lecture example modules and the MLP ResNet."""
