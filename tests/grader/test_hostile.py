@@ -1,0 +1,174 @@
+"""Hostile and broken submissions: each loses exactly the problems it should, and the run completes.
+
+Every test edits one file of a copy of solutions/ and grades a few problems: one the edit must cost,
+and one it must not touch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from grader import judge
+
+ADAM_STEP = "        self.t += 1\n"
+SGD_STEP = "### BEGIN YOUR SOLUTION\n        for w in self.params:"
+FAST = 0.1  # time limits scaled down (6 s instead of 60 s) for the hanging submissions
+
+
+def edit_file(path, old, new):
+    text = path.read_text()
+    assert text.count(old) == 1, f"{path}: expected exactly one {old!r}"
+    path.write_text(text.replace(old, new))
+
+
+def graded(root, problems, **kwargs):
+    result = judge.grade(root, problems, **kwargs)
+    return {problem.id: problem for problem in result.problems}
+
+
+def prepend(path, code):
+    path.write_text(code + path.read_text())
+
+
+def test_hang_at_import_times_out_every_problem(solutions_copy):
+    prepend(solutions_copy / "needle/optim.py", "while True:\n    pass\n")
+    result = graded(solutions_copy, ["sgd", "ops_forward"], timeout_scale=FAST)
+    for problem in result.values():
+        assert problem.score == 0
+        assert "did not finish within" in problem.error
+
+
+def test_hang_in_one_method_costs_only_its_problem(solutions_copy):
+    edit_file(
+        solutions_copy / "needle/optim.py",
+        SGD_STEP,
+        SGD_STEP.replace(
+            "### BEGIN YOUR SOLUTION\n",
+            "### BEGIN YOUR SOLUTION\n        while True:\n            pass\n",
+        ),
+    )
+    result = graded(solutions_copy, ["sgd", "adam"], timeout_scale=FAST)
+    assert result["sgd"].score == 0 and "did not finish" in result["sgd"].error
+    assert result["adam"].score == result["adam"].max_score
+
+
+def test_crash_reports_exception_and_student_file_line(solutions_copy):
+    path = solutions_copy / "needle/ops/ops_logarithmic.py"
+    edit_file(
+        path,
+        "z_max = array_api.max(Z, axis=self.axes, keepdims=True)",
+        'raise RuntimeError("boom")',
+    )
+    result = graded(solutions_copy, ["logsumexp", "ops_forward"])
+    assert result["ops_forward"].score == result["ops_forward"].max_score
+    failed = [check for check in result["logsumexp"].checks if not check.passed]
+    assert failed and result["logsumexp"].score < result["logsumexp"].max_score
+    line = next(n for n, text in enumerate(path.read_text().splitlines(), 1) if "boom" in text)
+    assert any(
+        "RuntimeError: boom" in c.message and f"needle/ops/ops_logarithmic.py:{line}" in c.message
+        for c in failed
+    )
+    assert not any("Traceback" in c.message for c in failed)
+
+
+def test_exit_at_import_reports_nothing_and_scores_zero(solutions_copy):
+    prepend(solutions_copy / "needle/data/data_transforms.py", "import os\nos._exit(0)\n")
+    result = graded(solutions_copy, ["data", "adam"])
+    for problem in result.values():
+        assert problem.score == 0
+        assert "without reporting" in problem.error
+
+
+def test_exit_inside_a_method_costs_only_its_problem(solutions_copy):
+    edit_file(solutions_copy / "needle/optim.py", ADAM_STEP, "        import os; os._exit(0)\n")
+    result = graded(solutions_copy, ["adam", "sgd"])
+    assert result["adam"].score == 0 and result["adam"].error
+    assert result["sgd"].score == result["sgd"].max_score
+
+
+def test_fifty_gigabyte_allocation_fails_only_its_problem(solutions_copy):
+    edit_file(
+        solutions_copy / "needle/optim.py",
+        ADAM_STEP,
+        ADAM_STEP + "        import numpy; numpy.ones(50 * 2**30, dtype=numpy.uint8)\n",
+    )
+    result = graded(solutions_copy, ["adam", "sgd"])
+    assert result["adam"].score == 0
+    assert any("MemoryError" in check.message for check in result["adam"].checks)
+    assert result["sgd"].score == result["sgd"].max_score
+
+
+def test_monkeypatched_numpy_comparisons_do_not_help(solutions_copy):
+    prepend(
+        solutions_copy / "needle/optim.py",
+        "import numpy\nnumpy.allclose = lambda *a, **k: True\n"
+        "numpy.array_equal = lambda *a, **k: True\nnumpy.isclose = lambda *a, **k: True\n",
+    )
+    edit_file(  # Adam without bias correction
+        solutions_copy / "needle/optim.py",
+        "m_hat = m / (1 - self.beta1**self.t)",
+        "m_hat = m",
+    )
+    result = graded(solutions_copy, ["adam"])
+    assert result["adam"].score < result["adam"].max_score
+
+
+def test_fake_score_lines_on_stdout_are_ignored(solutions_copy):
+    fake = {"score": 100, "max_score": 100, "problems": []}
+    prepend(
+        solutions_copy / "needle/optim.py",
+        f"print('Total: 100/100')\nprint({json.dumps(json.dumps(fake))})\n"
+        "import sys\nprint('Score for adam: 7/7', file=sys.stderr)\n",
+    )
+    edit_file(
+        solutions_copy / "needle/optim.py", "m_hat = m / (1 - self.beta1**self.t)", "m_hat = m"
+    )
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "grader",
+            "grade",
+            "--submission",
+            str(solutions_copy),
+            "--problem",
+            "adam",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=judge.REPO_ROOT,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(judge.REPO_ROOT)},
+    )
+    report = json.loads(completed.stdout)
+    assert report["score"] < 7
+    assert "Total: 100/100" not in completed.stdout
+
+
+@pytest.mark.parametrize(
+    ("broken", "lose", "keep"),
+    [
+        ("needle/data/data_transforms.py", "data", ["ops_forward", "mlp_resnet"]),
+        ("needle/nn/nn_basic.py", "nn_basic", ["init", "ops_forward"]),
+    ],
+)
+def test_syntax_error_costs_only_the_problems_needing_that_file(solutions_copy, broken, lose, keep):
+    path = solutions_copy / broken
+    path.write_text(path.read_text() + "\ndef broken(:\n")
+    result = graded(solutions_copy, [lose, *keep])
+    assert result[lose].score == 0
+    assert f"SyntaxError in {broken}:" in result[lose].error
+    for problem_id in keep:
+        assert result[problem_id].score == result[problem_id].max_score, result[problem_id]
+
+
+def test_symlinked_package_is_not_followed(tmp_path):
+    (tmp_path / "needle").symlink_to(judge.REPO_ROOT / "solutions" / "needle")
+    result = graded(tmp_path, ["ops_forward"])
+    assert result["ops_forward"].score == 0
