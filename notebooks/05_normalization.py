@@ -118,12 +118,16 @@ for _ in range(60):
 fig, ax = plt.subplots(figsize=(6, 3.5))
 ax.plot(means, label="running_mean")
 ax.plot(variances, label="running_var")
-ax.axhline(5.0, color="gray", linestyle=":", label="true mean 5 and variance 9")
-ax.axhline(9.0, color="gray", linestyle=":")
+ax.axhline(5.0, color="gray", linestyle=":", label="mean 5; biased variance 9 * 31/32")
+ax.axhline(9.0 * 31 / 32, color="gray", linestyle=":")
 ax.set_xlabel("training step (batches of 32)")
 ax.set_title("BatchNorm1d running averages, momentum 0.1")
 ax.legend()
 plt.show()
+
+# %% [markdown] deletable=false editable=false
+# The data have mean 5 and variance 9, but `running_var` settles near $9 \cdot 31/32 \approx 8.7$:
+# the biased variance of a batch of $n = 32$ has expectation $\frac{n-1}{n}\sigma^2$.
 
 # %% deletable=false editable=false
 # DO NOT EDIT: demonstration, train vs eval: does a sample's output depend on its batch?
