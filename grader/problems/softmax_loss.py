@@ -35,7 +35,9 @@ def probe(p) -> None:
     import needle as ndl
 
     from grader.probe import numeric_gradient
+    from grader.problems.stand_ins import use_numpy_logsumexp
 
+    use_numpy_logsumexp(ndl)  # LogSumExp is graded in `logsumexp`, not here
     z, y = p.inputs["z"], p.inputs["y"]
     loss = ndl.nn.SoftmaxLoss()
     with p.step("loss"):
