@@ -1,0 +1,124 @@
+"""Outputs: the JSON object, Gradescope's results.json, the batch gradebook, notebook check cells,
+the channel's validation and the pure scoring function."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from grader import judge, notebook
+from grader.channel import ChannelError, ProbeOutput, StepError, decode, encode
+from grader.results import CheckResult, problem_score
+
+SOLUTIONS = judge.REPO_ROOT / "solutions"
+
+
+def cli(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "grader", *args],
+        capture_output=True,
+        text=True,
+        cwd=judge.REPO_ROOT,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(judge.REPO_ROOT)},
+    )
+
+
+def test_json_and_gradescope_outputs_validate(tmp_path, skeleton):
+    results = tmp_path / "results.json"
+    completed = cli(
+        "grade",
+        "--submission",
+        str(skeleton),
+        "--problem",
+        "dropout",
+        "sgd",
+        "--json",
+        "--gradescope",
+        str(results),
+    )
+    report = json.loads(completed.stdout)
+    assert set(report) >= {"score", "max_score", "problems"}
+    assert report["score"] == 0 and report["max_score"] == 10
+    for problem in report["problems"]:
+        assert set(problem) >= {"id", "score", "max_score", "status", "checks"}
+        for check in problem["checks"]:
+            assert set(check) == {"name", "passed", "message"}
+            assert isinstance(check["passed"], bool) and isinstance(check["message"], str)
+    gradescope = json.loads(results.read_text())
+    assert gradescope["score"] == 0
+    assert [t["max_score"] for t in gradescope["tests"]] == [4, 6]
+    for test in gradescope["tests"]:
+        assert set(test) >= {"name", "score", "max_score", "status", "output", "visibility"}
+        assert test["status"] in {"passed", "failed"} and test["visibility"] == "visible"
+        assert "implement" in test["output"]
+
+
+def test_terminal_report_ends_with_total_and_names_failures(solutions_copy):
+    path = solutions_copy / "needle/nn/nn_basic.py"
+    text = path.read_text()
+    assert text.count("return x * mask / (1 - self.p)") == 1
+    path.write_text(text.replace("return x * mask / (1 - self.p)", "return x * mask"))
+    completed = cli("grade", "--submission", str(solutions_copy), "--problem", "dropout")
+    lines = completed.stdout.strip().splitlines()
+    assert lines[-1].startswith("Total: ")
+    assert "FAIL" in completed.stdout and lines[-1] != "Total: 4/4"
+
+
+def test_batch_writes_one_row_per_submission_even_for_hostile_ones(tmp_path, skeleton):
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    for name in ("needle", "apps"):
+        (folder / "alice").mkdir(exist_ok=True)
+        os.symlink(SOLUTIONS / name, folder / "alice" / name)  # symlinks are not followed
+    shutil.copytree(SOLUTIONS / "needle", folder / "bob" / "needle")
+    shutil.copytree(skeleton, folder / "carol")
+    shutil.copytree(SOLUTIONS / "needle", folder / "mallory" / "needle")
+    init = folder / "mallory" / "needle" / "__init__.py"
+    init.write_text("import os\nos._exit(3)\n" + init.read_text())
+    out = tmp_path / "gradebook.csv"
+    cli("batch", str(folder), "--jobs", "2", "--out", str(out), "--problem", "dropout", "sgd")
+    rows = {row["submission"]: row for row in csv.DictReader(io.StringIO(out.read_text()))}
+    assert sorted(rows) == ["alice", "bob", "carol", "mallory"]
+    assert rows["bob"]["total"] == "10"
+    assert rows["alice"]["total"] == rows["carol"]["total"] == rows["mallory"]["total"] == "0"
+    assert "without reporting" in rows["mallory"]["notes"]
+
+
+def test_notebook_check_prints_one_problem_and_the_score_line(capsys):
+    result = notebook.check("dropout", SOLUTIONS)
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert printed[-1] == "Score for dropout: 4/4"
+    assert result.score == 4
+
+
+def test_channel_round_trip_and_rejections():
+    output = ProbeOutput({"a": np.arange(3.0), "b": np.array(True)}, {"s": StepError("E", "m")})
+    frame = encode(output, "ab" * 16)
+    back = decode(frame, "ab" * 16)
+    assert np.array_equal(back.arrays["a"], np.arange(3.0)) and back.errors["s"].type == "E"
+    with pytest.raises(ChannelError):
+        decode(frame, "cd" * 16)  # another run's nonce
+    with pytest.raises(ChannelError):
+        decode(frame[:-5], "ab" * 16)  # truncated
+    objects = ProbeOutput({"a": np.array([object()], dtype=object)})
+    with pytest.raises((ChannelError, ValueError)):
+        decode(encode(objects, "ab" * 16), "ab" * 16)
+    strings = ProbeOutput({"a": np.array(["text"])})
+    with pytest.raises(ChannelError):
+        decode(encode(strings, "ab" * 16), "ab" * 16)
+
+
+def test_score_is_the_weighted_fraction_of_passed_checks():
+    checks = (CheckResult("a", True, weight=2.0), CheckResult("b", False), CheckResult("c", True))
+    assert problem_score(8, checks) == 6
+    assert problem_score(8, checks, error="timed out") == 0
+    assert problem_score(8, ()) == 0
