@@ -80,7 +80,7 @@ FILES = {
 }
 if not all(path.exists() for path in FILES.values()):
     command = [sys.executable, "-m", "grader", "data", "--out", str(DIGITS)]
-    subprocess.run(command, cwd=KIT_ROOT, check=True)
+    print(subprocess.run(command, cwd=KIT_ROOT, check=True, capture_output=True, text=True).stdout)
 for name, path in FILES.items():
     print(f"{name:>12}: {path.relative_to(KIT_ROOT)}, {path.stat().st_size} bytes")
 
