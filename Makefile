@@ -22,7 +22,7 @@ help:
 	@echo "make references  regenerate the grader's public reference outputs"
 	@echo "make release     build the student release in dist/"
 	@echo "make train       train the reference MLPResNet on the digits data"
-	@echo "make notebooks   execute every notebook against solutions/"
+	@echo "make notebooks   execute every notebook against solutions/ and against hw/"
 	@echo "make lab         start JupyterLab on notebooks/"
 	@echo "make bench       benchmarks (needle vs PyTorch when installed)"
 	@echo "make lint        ruff"
@@ -65,7 +65,7 @@ release: $(STAMP)
 	$(PYTHON) -m grader release
 
 notebooks: $(STAMP) $(DIGITS)
-	NEEDLEWORK_SOLUTIONS=1 $(PYTHON) -m pytest tests/notebooks -n $(JOBS)
+	$(PYTHON) -m pytest tests/notebooks -n $(JOBS)
 
 lab: $(STAMP)
 	$(PYTHON) -c "import jupyterlab" 2>/dev/null || $(VENV)/bin/pip install --quiet jupyterlab==4.6.6
