@@ -43,6 +43,9 @@ def run(args: argparse.Namespace) -> int:
     if args.seed is not None and not args.hidden:
         print("grade: --seed only makes sense with --hidden", file=sys.stderr)
         return 2
+    if args.hidden and not (judge.REPO_ROOT / "solutions" / "needle").is_dir():
+        print("grade: --hidden needs solutions/ (instructors only)", file=sys.stderr)
+        return 2
     if not (args.submission / "needle").is_dir():
         print(f"grade: {args.submission}/needle not found", file=sys.stderr)
         return 2
