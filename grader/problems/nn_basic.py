@@ -102,10 +102,10 @@ def probe(p) -> None:
         )
         p.put("sequential", p.array(model(ndl.Tensor(i["x"]))))
     with p.step("residual"):
-        branch = nn.Sequential(
+        inner = nn.Sequential(
             _linear(ndl, p, i["w"], i["b"]), nn.ReLU(), _linear(ndl, p, i["w2"], i["b2"])
         )
-        p.put("residual", p.array(nn.Residual(branch)(ndl.Tensor(i["x"]))))
+        p.put("residual", p.array(nn.Residual(inner)(ndl.Tensor(i["x"]))))
     with p.step("l2"):
         p.put("l2", p.array(nn.L2Loss()(ndl.Tensor(i["x"]), ndl.Tensor(i["target"]))))
 

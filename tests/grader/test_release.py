@@ -340,11 +340,6 @@ def copy_of_repo(target: Path) -> Path:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="the grader (issue 4) is not complete yet: grader/references/public.npz, "
-    "grader/notebook.py and several problem modules are missing, so the release cannot grade",
-)
 def test_release_unzipped_alone_grades_skeleton_zero_and_solutions_full(tmp_path):
     """Does the zip, unpacked in an empty folder, grade: skeleton 0 with a line per problem,
     and full marks once the solution bodies are copied in?"""
