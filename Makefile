@@ -7,14 +7,17 @@ PYTHON := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
 SUBMISSION ?= hw
+SUBMISSIONS ?= submissions
+GRADEBOOK ?= gradebook.csv
 PROBLEM ?=
 JOBS ?= 2
 DIGITS := data/digits/train-images-idx3-ubyte.gz
 
-.PHONY: venv grade test test-fast lint hw references release data train bench notebooks lab torch clean help
+.PHONY: venv grade batch test test-fast lint hw references release data train bench notebooks lab torch clean help
 
 help:
 	@echo "make grade       grade hw/ (PROBLEM=id for one problem, SUBMISSION=dir for another folder)"
+	@echo "make batch       grade every folder in SUBMISSIONS=dir in parallel, write GRADEBOOK=file.csv"
 	@echo "make test        the project's own tests (library, stripper, grader, notebooks, release)"
 	@echo "make test-fast   the same without the slow tests"
 	@echo "make data        write the offline digits data set (MNIST format) to data/digits/"
@@ -57,6 +60,10 @@ lint: $(STAMP)
 
 hw: $(STAMP)
 	$(PYTHON) -m grader assign
+
+# Instructors: grade every submission folder in SUBMISSIONS/ in parallel and write a gradebook.
+batch: $(STAMP)
+	$(PYTHON) -m grader batch $(SUBMISSIONS) --jobs $(JOBS) --out $(GRADEBOOK)
 
 references: $(STAMP)
 	$(PYTHON) -m grader references

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import importlib
 
+DESCRIPTION = "needlework: grade needle submissions, and build the course's skeleton and release."
+
 COMMANDS = {
     "grade": ("grader.grade", "grade a submission (default: hw/) problem by problem"),
     "batch": ("grader.batch", "grade a folder of submissions in parallel, write a gradebook"),
@@ -20,10 +22,10 @@ COMMANDS = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m grader", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m grader", description=DESCRIPTION)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (_, help_text) in COMMANDS.items():
-        sub.add_parser(name, help=help_text)
+        sub.add_parser(name, help=help_text, )
     known, rest = parser.parse_known_args(argv)
     module_name = COMMANDS[known.command][0]
     try:

@@ -19,3 +19,10 @@ def test_a_missing_import_inside_a_shipped_command_is_not_hidden(monkeypatch, tm
     monkeypatch.setitem(cli.COMMANDS, "release", ("broken_command", "broken"))
     with pytest.raises(ModuleNotFoundError, match="a_module_that_does_not_exist"):
         cli.main(["release"])
+
+
+def test_help_of_a_command_lists_that_commands_own_options(capsys):
+    """Does `python -m grader grade --help` show grade's options, not an empty usage line?"""
+    with pytest.raises(SystemExit):
+        cli.main(["grade", "--help"])
+    assert "--submission" in capsys.readouterr().out
