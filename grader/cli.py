@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m grader", description=DESCRIPTION)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (_, help_text) in COMMANDS.items():
-        sub.add_parser(name, help=help_text, )
+        sub.add_parser(name, help=help_text, add_help=False)
     known, rest = parser.parse_known_args(argv)
     module_name = COMMANDS[known.command][0]
     try:
