@@ -10,6 +10,46 @@ import numpy
 
 from ..autograd import NDArray, Tensor, TensorOp
 
+__all__ = [
+    "unbroadcast",
+    "EWiseAdd",
+    "add",
+    "AddScalar",
+    "add_scalar",
+    "EWiseMul",
+    "multiply",
+    "MulScalar",
+    "mul_scalar",
+    "EWisePow",
+    "power",
+    "PowerScalar",
+    "power_scalar",
+    "EWiseDiv",
+    "divide",
+    "DivScalar",
+    "divide_scalar",
+    "Transpose",
+    "transpose",
+    "Reshape",
+    "reshape",
+    "BroadcastTo",
+    "broadcast_to",
+    "Summation",
+    "summation",
+    "MatMul",
+    "matmul",
+    "Negate",
+    "negate",
+    "Log",
+    "log",
+    "Exp",
+    "exp",
+    "ReLU",
+    "relu",
+    "Tanh",
+    "tanh",
+]
+
 array_api = numpy
 
 Shape = tuple[int, ...]

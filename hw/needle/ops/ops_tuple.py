@@ -5,6 +5,15 @@ from __future__ import annotations
 from ..autograd import NDArray, Tensor, TensorOp, TensorTuple, TensorTupleOp, Value
 from .ops_mathematic import _python_scalar
 
+__all__ = [
+    "MakeTensorTuple",
+    "make_tuple",
+    "TupleGetItem",
+    "tuple_get_item",
+    "FusedAddScalars",
+    "fused_add_scalars",
+]
+
 
 class MakeTensorTuple(TensorTupleOp):
     """c = (a_0, ..., a_n);  da_i = g[i]."""

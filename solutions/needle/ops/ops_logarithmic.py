@@ -12,6 +12,13 @@ import numpy
 from ..autograd import NDArray, Tensor, TensorOp
 from .ops_mathematic import Axes, broadcast_to, exp, reshape, summation
 
+__all__ = [
+    "LogSumExp",
+    "logsumexp",
+    "LogSoftmax",
+    "logsoftmax",
+]
+
 array_api = numpy
 
 
