@@ -18,6 +18,7 @@ COMMANDS = {
     "assign": ("grader.assign", "generate the skeleton hw/ from solutions/"),
     "release": ("grader.release", "build the student release in dist/"),
     "data": ("grader.digits", "write the offline digits data set in MNIST format"),
+    "autograder": ("grader.autograder", "build the Gradescope autograder bundle"),
 }
 
 
