@@ -371,7 +371,11 @@ def test_release_unzipped_alone_grades_skeleton_zero_and_solutions_full(tmp_path
 
 
 def make_dry_run(folder: Path, *args: str) -> str:
-    done = subprocess.run(["make", "-n", *args], cwd=folder, capture_output=True, text=True)
+    # Under `make test` the outer make's variables would make this one print "Entering directory".
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+    done = subprocess.run(
+        ["make", "-n", *args], cwd=folder, capture_output=True, text=True, env=env
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
