@@ -15,6 +15,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -356,3 +357,29 @@ def test_broken_zip_is_skipped(tmp_path):
     (base / "hw.zip").write_bytes(b"PK\x03\x04 not really")
     with pytest.raises(autograder.SubmissionNotFound, match="hw.zip"):
         autograder.find_submission(base, tmp_path / "scratch")
+
+
+@pytest.mark.slow
+def test_student_code_cannot_read_the_answers(bundle, request):
+    """Does the privilege drop plus the root-only answers keep a submission from reading them?"""
+    if os.geteuid() != 0:
+        pytest.skip("probes drop to an unprivileged user only when the grader runs as root")
+    # Like /autograder, and unlike pytest's tmp_path (0700), the tree is open to other users: only
+    # the answers' own modes protect them.
+    root = unpack(bundle, Path(tempfile.mkdtemp(prefix="needlework-autograder-")))
+    root.chmod(0o755)
+    request.addfinalizer(lambda: shutil.rmtree(root, ignore_errors=True))
+    copy_packages(ROOT / "solutions", root / "submission")
+    answers = root / "source" / autograder.ANSWERS_FILE
+    init = root / "submission" / "needle" / "__init__.py"
+    init.write_text(
+        "try:\n"
+        f"    open({str(answers)!r}, 'rb').read(1)\n"
+        "except OSError:\n"
+        "    pass\n"
+        "else:\n"
+        "    raise ImportError('this submission read the answers')\n" + init.read_text()
+    )
+    results = run_autograder(root)
+    assert "read the answers" not in json.dumps(results)
+    assert results["score"] == 100
