@@ -383,3 +383,23 @@ def test_student_code_cannot_read_the_answers(bundle, request):
     results = run_autograder(root)
     assert "read the answers" not in json.dumps(results)
     assert results["score"] == 100
+
+
+@pytest.mark.slow
+def test_hidden_tests_never_show_expected_values(bundle, tmp_path):
+    root = unpack(bundle, tmp_path)
+    copy_packages(ROOT / "solutions", root / "submission")
+    ops = root / "submission" / "needle" / "ops" / "ops_mathematic.py"
+    line = "return array_api.power(a, self.scalar)"
+    assert ops.read_text().count(line) == 1
+    ops.write_text(ops.read_text().replace(line, f"{line} * 1.5"))
+    results = run_autograder(root)
+    tests = by_name(results)
+    public, hidden = tests["ops_forward (public)"], tests["ops_forward (hidden)"]
+    assert "max abs error" in public["output"] and "expected" in public["output"]
+    assert hidden["status"] == "failed"
+    assert "values differ from the reference" in hidden["output"]
+    for test in results["tests"]:
+        if test["name"].endswith("(hidden)"):
+            assert "max abs error" not in test["output"], test["output"]
+            assert "expected " not in test["output"].replace("expected shape", ""), test["output"]
