@@ -19,6 +19,8 @@ PROBLEM = Problem(
 CONFIGS = {
     "default": {"lr": 0.01},
     "decay": {"lr": 0.02, "beta1": 0.8, "beta2": 0.99, "weight_decay": 0.05},
+    # eps of the size of sqrt(v_hat): only here does it matter that eps stays outside the root.
+    "eps": {"lr": 0.05, "eps": 0.5},
 }
 
 

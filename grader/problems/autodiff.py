@@ -1,7 +1,7 @@
 """autodiff: topological order and reverse-mode accumulation (find_topo_sort, backward).
 
 The graphs use only ops given in the skeleton (add, add_scalar, multiply, mul_scalar and the tuple
-ops), so this problem does not depend on the op problems.
+ops), so this problem does not depend on the op problems. Relies on no other problem.
 """
 
 from __future__ import annotations

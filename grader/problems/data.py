@@ -1,4 +1,7 @@
-"""data: the image transforms, MNISTDataset (gzip IDX files) and DataLoader (batches, shuffling)."""
+"""data: the image transforms, MNISTDataset (gzip IDX files) and DataLoader (batches, shuffling).
+
+Relies on no other problem (numpy only; DataLoader wraps its batches in the given Tensor).
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,10 @@
 """dropout: Dropout, seeded mask (one rand call), rescaling by 1/(1-p), p as the drop probability,
-eval mode, gradient."""
+eval mode, gradient.
+
+init.randb is a numpy stand-in here (one np.random.rand call, True where <= p; graded in `init`).
+Relies on: multiply and divide_scalar (ops_forward), their gradients (ops_backward) and backward()
+(autodiff) for the gradient check.
+"""
 
 from __future__ import annotations
 
@@ -30,6 +35,9 @@ def make_inputs(rng: np.random.Generator) -> dict[str, np.ndarray]:
 def probe(p) -> None:
     import needle as ndl
 
+    from grader.problems.stand_ins import use_numpy_constructors
+
+    use_numpy_constructors(ndl, ("randb", "ones", "zeros"))  # graded in `init`
     i = p.inputs
     seed = int(i["seed"])
     with p.step("train"):

@@ -2,6 +2,8 @@
 
 Seeded values (exactly one np.random.rand/randn call of the right shape: the next draw after the
 call must match too), shapes, dtype, and distribution statistics on large samples.
+
+Relies on no other problem (the initializers call rand/randn, which are graded here too).
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""logsumexp: LogSumExp (any axes) and LogSoftmax, forward, gradient and numerical stability."""
+"""logsumexp: LogSumExp (any axes) and LogSoftmax, forward, gradient and numerical stability.
+
+Relies on: ops_forward for the gradients only (gradient() is written in needle ops: exp,
+summation, reshape, broadcast_to, negate, multiply, divide); the forwards are plain numpy.
+"""
 
 from __future__ import annotations
 

@@ -2,7 +2,12 @@
 
 Linear's weights are set from the inputs before its forward is checked, so a wrong initializer costs
 points in `init` only; Linear's own initialization is checked against the student's own
-kaiming_uniform (same seed, same order).
+kaiming_uniform (same seed, same order). After that check, kaiming_uniform is replaced by a plain
+seeded draw (stand_ins.use_plain_weights), so a kaiming_uniform that raises costs nothing here.
+
+Relies on: the ops the modules are written with (matmul, broadcast_to, reshape, relu, summation,
+power_scalar, divide_scalar: ops_forward), their gradients (ops_backward) and backward()
+(autodiff) for the Linear gradient checks.
 """
 
 from __future__ import annotations
@@ -76,6 +81,9 @@ def probe(p) -> None:
         np.random.seed(int(i["seed"]))
         p.put("init/own_weight", p.array(ndl.init.kaiming_uniform(4, 3)))
         p.put("init/own_bias", p.array(ndl.init.kaiming_uniform(3, 1)).reshape(-1))
+    from grader.problems.stand_ins import use_plain_weights
+
+    use_plain_weights(ndl)  # graded in `init`; the steps below set the weights themselves
     with p.step("linear"):
         p.put("linear", p.array(_linear(ndl, p, i["w"], i["b"])(ndl.Tensor(i["x"]))))
     with p.step("linear_nd"):

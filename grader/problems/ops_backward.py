@@ -2,6 +2,11 @@
 
 The student's `gradient()` is called directly on the op's output node (not through backward()), so
 this problem does not depend on the autodiff problem.
+
+Relies on: ops_forward. Each case's node is built by the student's compute(), and a gradient()
+written in needle ops (as it must be) runs the compute() of the ops it uses (transpose in
+MatMul.gradient, reshape and broadcast_to in Summation.gradient, ...). A numpy stand-in for
+those computes would ship the ops_forward answers in the release, so there is none.
 """
 
 from __future__ import annotations

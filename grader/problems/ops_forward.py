@@ -1,4 +1,7 @@
-"""ops_forward: each op's `compute()` on float32 inputs, against the reference."""
+"""ops_forward: each op's `compute()` on float32 inputs, against the reference.
+
+Relies on no other problem (compute() works on numpy arrays).
+"""
 
 from __future__ import annotations
 

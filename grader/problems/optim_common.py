@@ -1,7 +1,9 @@
 """Shared by the `sgd` and `adam` problems: parameters with given gradients, stepped a few times.
 
 Gradients are set by hand (fresh Tensors each step, as backward would give), so the optimizer
-problems depend on no other problem. After each step the probe records the parameters, whether
+problems do not depend on autodiff or on any module. They rely on ops_forward only through the
+Tensor arithmetic of the update (`w.data - lr * u` runs Negate.compute; Adam's sqrt and division run
+PowerScalar.compute and EWiseDiv.compute). After each step the probe records the parameters, whether
 `.grad` was left untouched, their dtype and the number of live tensors.
 """
 

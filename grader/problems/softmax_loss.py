@@ -1,4 +1,9 @@
-"""softmax_loss: nn.SoftmaxLoss, value, gradient (through backward) and stability."""
+"""softmax_loss: nn.SoftmaxLoss, value, gradient (through backward) and stability.
+
+LogSumExp (graded in `logsumexp`) and init.one_hot (graded in `init`) are numpy stand-ins here.
+Relies on: the op computes the loss is written with (multiply, summation, divide: ops_forward),
+their gradients (ops_backward) and backward() (autodiff) for the gradient check.
+"""
 
 from __future__ import annotations
 
@@ -35,9 +40,10 @@ def probe(p) -> None:
     import needle as ndl
 
     from grader.probe import numeric_gradient
-    from grader.problems.stand_ins import use_numpy_logsumexp
+    from grader.problems.stand_ins import use_numpy_constructors, use_numpy_logsumexp
 
     use_numpy_logsumexp(ndl)  # LogSumExp is graded in `logsumexp`, not here
+    use_numpy_constructors(ndl, ("one_hot",))  # graded in `init`
     z, y = p.inputs["z"], p.inputs["y"]
     loss = ndl.nn.SoftmaxLoss()
     with p.step("loss"):

@@ -1,5 +1,13 @@
 """Probe-side stand-ins: replace a function another problem grades by a plain numpy version, so
-that a bug there is not charged twice (e.g. SoftmaxLoss is graded with a correct LogSumExp)."""
+that a bug there is not charged twice (e.g. SoftmaxLoss is graded with a correct LogSumExp).
+
+Every stand-in is installed inside the probe process, before the probe's steps run, on the
+module attribute the student's code looks up at call time (`init.ones`, `nn.SoftmaxLoss`, ...).
+The reference runs the same probe with the same stand-ins, so both sides see the same values.
+Stand-ins only compute what the docstrings of the skeleton already state as formulas; where a
+dependency cannot be replaced without handing out another problem's solution (the op computes,
+backward()), the problem's declaration says that it relies on it.
+"""
 
 from __future__ import annotations
 
@@ -34,3 +42,75 @@ def use_numpy_logsumexp(ndl) -> None:
 
     ndl.ops.LogSumExp.compute = compute
     ndl.ops.LogSumExp.gradient = gradient
+
+
+def use_numpy_constructors(ndl, names: tuple[str, ...]) -> None:
+    """Replace the init constructors named in `names` (ones, zeros, randb, one_hot) by numpy
+    versions with the documented behaviour: randb is one np.random.rand call, True where <= p."""
+
+    def leaf(values, device, dtype, requires_grad):
+        return ndl.Tensor(values, device=device, dtype=dtype, requires_grad=requires_grad)
+
+    def ones(*shape, device=None, dtype="float32", requires_grad=False):
+        return leaf(np.ones(shape), device, dtype, requires_grad)
+
+    def zeros(*shape, device=None, dtype="float32", requires_grad=False):
+        return leaf(np.zeros(shape), device, dtype, requires_grad)
+
+    def randb(*shape, p=0.5, device=None, dtype="bool", requires_grad=False):
+        uniform = np.random.rand(*shape)
+        return leaf(uniform <= p, device, dtype, requires_grad)
+
+    def one_hot(n, i, device=None, dtype="float32", requires_grad=False):
+        labels = np.asarray(i.numpy() if isinstance(i, ndl.Tensor) else i).astype(np.int64)
+        rows = (labels[..., None] == np.arange(n)).astype(np.float64)
+        return leaf(rows, device, dtype, requires_grad)
+
+    known = {"ones": ones, "zeros": zeros, "randb": randb, "one_hot": one_hot}
+    for name in names:
+        setattr(ndl.init, name, known[name])
+
+
+def use_plain_weights(ndl) -> None:
+    """Replace kaiming_uniform (graded in `init`) by a seeded draw with a fixed, different bound:
+    modules that create Linear layers get deterministic weights whatever the student's gain."""
+
+    def plain_uniform(fan_in, fan_out, shape=None, device=None, dtype="float32", **kwargs):
+        shape = (fan_in, fan_out) if shape is None else tuple(shape)
+        values = (2 * np.random.rand(*shape) - 1) / np.sqrt(fan_in)
+        return ndl.Tensor(values, device=device, dtype=dtype, requires_grad=False)
+
+    ndl.init.kaiming_uniform = plain_uniform
+
+
+def softmax_loss_module(ndl):
+    """An nn.Module computing the batch-mean softmax cross-entropy with numpy, forward and
+    backward, as one op of the logits (the labels are held by the op)."""
+
+    class _SoftmaxLossOp(ndl.autograd.TensorOp):
+        def __init__(self, labels: np.ndarray):
+            self.labels = labels
+
+        def probabilities(self, z):
+            z = np.asarray(z, np.float64)
+            shifted = z - np.max(z, axis=1, keepdims=True)
+            return shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
+
+        def compute(self, z):
+            log_p = self.probabilities(z)
+            picked = log_p[np.arange(len(self.labels)), self.labels]
+            return np.array(-np.mean(picked), dtype=z.dtype)
+
+        def gradient(self, out_grad, node):
+            z = node.inputs[0].realize_cached_data()
+            grad = np.exp(self.probabilities(z))
+            grad[np.arange(len(self.labels)), self.labels] -= 1.0
+            scale = np.asarray(out_grad.realize_cached_data(), np.float64) / len(self.labels)
+            return ndl.Tensor((grad * scale).astype(z.dtype), requires_grad=False)
+
+    class SoftmaxLoss(ndl.nn.Module):
+        def forward(self, logits, y):
+            labels = np.asarray(y.numpy() if isinstance(y, ndl.Tensor) else y).astype(np.int64)
+            return _SoftmaxLossOp(labels.reshape(-1))(logits)
+
+    return SoftmaxLoss
