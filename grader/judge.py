@@ -1,7 +1,8 @@
 """The trusted side: decide scores from validated plain data. Never imports student code.
 
 `grade(submission, ...)` is an ordered pipeline:
-  1. scan the submission's files for syntax errors (parsing only, nothing executed);
+  1. scan the submission's files for syntax errors and for solution regions still holding only the
+     skeleton's `raise NotImplementedError(...)` (reading text only, nothing executed);
   2. draw each problem's inputs from its seed (public: fixed; hidden: the instructor's);
   3. get the references: the shipped public file, or (hidden) a live run of solutions/;
   4. run each problem's probe on the submission in its own process (in parallel);
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import re
 import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
@@ -80,6 +82,78 @@ def syntax_errors(submission: Path) -> dict[str, str]:
             except (ValueError, OSError, RecursionError, MemoryError) as error:
                 broken[rel] = f"{rel} cannot be read: {type(error).__name__}"
     return broken
+
+
+BEGIN_MARKER = "### BEGIN YOUR SOLUTION"
+END_MARKER = "### END YOUR SOLUTION"
+_STUB_LINE = re.compile(r"raise\s+NotImplementedError\b")
+MAX_SCANNED_BYTES = 2 * 1024 * 1024  # the runner copies no larger source file either
+
+
+def _definitions(tree: ast.AST) -> list[tuple[int, int, str]]:
+    """(first line, last line, dotted name) of every def and class, outer ones first."""
+    found: list[tuple[int, int, str]] = []
+
+    def visit(node: ast.AST, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                name = f"{prefix}{child.name}"
+                found.append((child.lineno, child.end_lineno or child.lineno, name))
+                visit(child, name + ".")
+            else:
+                visit(child, prefix)
+
+    visit(tree, "")
+    return found
+
+
+def file_stubs(text: str) -> list[str]:
+    """Qualified names of the functions in `text` whose solution region holds nothing but a
+    `raise NotImplementedError(...)` line (comments and blank lines aside)."""
+    try:
+        definitions = _definitions(ast.parse(text))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return []
+    lines = text.splitlines()
+    stubs: list[str] = []
+    begin: int | None = None
+    for number, line in enumerate(lines, start=1):
+        marker = line.strip()
+        if marker == BEGIN_MARKER:
+            begin = number
+        elif marker == END_MARKER and begin is not None:
+            between = (entry.strip() for entry in lines[begin : number - 1])
+            body = [entry for entry in between if entry and not entry.startswith("#")]
+            if len(body) == 1 and _STUB_LINE.match(body[0]):
+                enclosing = [name for first, last, name in definitions if first < begin <= last]
+                if enclosing:
+                    stubs.append(enclosing[-1])
+            begin = None
+    return stubs
+
+
+def stub_regions(submission: Path) -> set[tuple[str, str]]:
+    """{(relative path, qualname)} of every region of needle/ and apps/ that is still a stub."""
+    found: set[tuple[str, str]] = set()
+    for package in ("needle", "apps"):
+        folder = submission / package
+        if not folder.is_dir() or folder.is_symlink():
+            continue
+        for path in sorted(folder.rglob("*.py")):
+            try:
+                if path.is_symlink() or path.stat().st_size > MAX_SCANNED_BYTES:
+                    continue
+                text = path.read_text(errors="replace")
+            except OSError:
+                continue
+            rel = path.relative_to(submission).as_posix()
+            found.update((rel, name) for name in file_stubs(text))
+    return found
+
+
+def own_stubs(problem, stubs: set[tuple[str, str]]) -> tuple[str, ...]:
+    """The problem's regions still stubs, as "Qualname in path" (the skeleton's messages)."""
+    return tuple(f"{name} in {path}" for path, name in problem.regions if (path, name) in stubs)
 
 
 def missing_files(submission: Path, problem) -> list[str]:
@@ -157,9 +231,10 @@ def judge_problem(
     reference: dict[str, np.ndarray] | None,
     reveal: bool,
     reference_problem: str = "",
+    stubs: tuple[str, ...] = (),
 ) -> ProblemResult:
     problem = case.problem
-    base = {"id": problem.id, "title": problem.title, "max_score": problem.points}
+    base = {"id": problem.id, "title": problem.title, "max_score": problem.points, "stubs": stubs}
     if reference is None:
         return ProblemResult(**base, error=reference_problem or "no reference outputs")
     if outcome.output is None:
@@ -184,6 +259,7 @@ def grade(
     submission = Path(submission).resolve()
     modules = registry.load_all(problem_ids)
     broken = syntax_errors(submission)
+    stubs = stub_regions(submission)
     if hidden:
         if seed is None:
             seed = int.from_bytes(np.random.SeedSequence().entropy.to_bytes(16, "little")[:4])
@@ -206,8 +282,9 @@ def grade(
                 reference, why = reference_futures[index].result()
             else:
                 reference, why = references.public_outputs(case)
+            own = own_stubs(case.problem, stubs)
             results.append(
-                judge_problem(case, outcomes[index].result(), reference, not hidden, why)
+                judge_problem(case, outcomes[index].result(), reference, not hidden, why, own)
             )
     return RunResult(submission=str(submission), problems=tuple(results), hidden=hidden, seed=seed)
 

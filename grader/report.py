@@ -16,7 +16,7 @@ def _points(value: float) -> str:
     return f"{value:g}"
 
 
-def implement_lines(stubs: tuple[str, ...], width: int = 100) -> list[str]:
+def implement_lines(stubs: tuple[str, ...], width: int = 100, verb: str = "implement") -> list[str]:
     """ "implement in FILE:" then the names still raising NotImplementedError, wrapped."""
     by_file: dict[str, list[str]] = {}
     for stub in stubs:
@@ -24,7 +24,7 @@ def implement_lines(stubs: tuple[str, ...], width: int = 100) -> list[str]:
         by_file.setdefault(path, []).append(name)
     lines = []
     for path, names in by_file.items():
-        lines.append(f"    implement in {path}:" if path else "    implement:")
+        lines.append(f"    {verb} in {path}:" if path else f"    {verb}:")
         line = "       "
         for index, name in enumerate(names):
             piece = f" {name}" + ("," if index < len(names) - 1 else "")
@@ -44,7 +44,10 @@ def problem_lines(problem: ProblemResult) -> list[str]:
     if status == ERROR:
         lines.append(f"    error: {problem.error}")
         return lines
-    lines.extend(implement_lines(problem.to_implement))
+    own = problem.stubs or problem.to_implement
+    others = tuple(stub for stub in problem.to_implement if stub not in own)
+    lines.extend(implement_lines(own))
+    lines.extend(implement_lines(others, verb="also needs (graded in other problems)"))
     failures = [c for c in problem.checks if not c.passed and not c.not_implemented]
     for check in failures[:MAX_FAILURES_SHOWN]:
         lines.append(f"    FAIL {check.name}: {check.message}")
@@ -78,6 +81,7 @@ def as_json(result: RunResult) -> dict[str, Any]:
                 "max_score": problem.max_score,
                 "status": problem.status,
                 "error": problem.error,
+                "to_implement": list(problem.to_implement),
                 "checks": [
                     {"name": check.name, "passed": check.passed, "message": check.message}
                     for check in problem.checks

@@ -25,6 +25,9 @@ class CheckResult:
     weight: float = 1.0
     not_implemented: str = ""  # the stub the check ran into, e.g. "LogSumExp.compute in needle/..."
 
+    def __repr__(self) -> str:
+        return f"CheckResult(name={self.name!r}, passed={self.passed})"
+
 
 @dataclass(frozen=True)
 class ProblemResult:
@@ -36,6 +39,8 @@ class ProblemResult:
     checks: tuple[CheckResult, ...] = ()
     error: str = ""
     seconds: float = 0.0
+    # This problem's own regions that still hold only the skeleton's raise (read from the source).
+    stubs: tuple[str, ...] = ()
 
     @property
     def score(self) -> float:
@@ -43,8 +48,9 @@ class ProblemResult:
 
     @property
     def to_implement(self) -> tuple[str, ...]:
-        """The stubs still raising NotImplementedError, in the order the checks met them."""
-        seen: dict[str, None] = {}
+        """The stubs still raising NotImplementedError: this problem's own (all of them, in the
+        order the problem declares them), then those of other problems its checks ran into."""
+        seen: dict[str, None] = dict.fromkeys(self.stubs)
         for check in self.checks:
             if check.not_implemented:
                 seen.setdefault(check.not_implemented, None)
@@ -53,6 +59,12 @@ class ProblemResult:
     @property
     def status(self) -> str:
         return problem_status(self)
+
+    def __repr__(self) -> str:
+        return (
+            f"ProblemResult(id={self.id!r}, score={self.score:g}, max_score={self.max_score:g}, "
+            f"status={self.status!r})"
+        )
 
 
 @dataclass(frozen=True)
@@ -72,6 +84,13 @@ class RunResult:
     @property
     def max_score(self) -> float:
         return round(sum(problem.max_score for problem in self.problems), 2)
+
+    def __repr__(self) -> str:
+        mode = f", hidden=True, seed={self.seed}" if self.hidden else ""
+        return (
+            f"RunResult(submission={self.submission!r}, score={self.score:g}, "
+            f"max_score={self.max_score:g}, problems={len(self.problems)}{mode})"
+        )
 
 
 def problem_score(max_score: float, checks: tuple[CheckResult, ...], error: str = "") -> float:

@@ -1,0 +1,74 @@
+"""Student-facing feedback: every stub of a problem is named, results print short."""
+
+from __future__ import annotations
+
+from grader import judge
+from grader import problems as registry
+from grader.results import CheckResult, ProblemResult, RunResult
+
+STUBBED = """
+class Outer:
+    def done(self):
+        ### BEGIN YOUR SOLUTION
+        return 1
+        ### END YOUR SOLUTION
+
+    def todo(self):
+        ### BEGIN YOUR SOLUTION
+        # a comment the student left
+        raise NotImplementedError("Outer.todo in needle/x.py")
+
+        ### END YOUR SOLUTION
+
+
+def helper(x):
+    ### BEGIN YOUR SOLUTION
+    raise NotImplementedError()
+    ### END YOUR SOLUTION
+
+
+def started(x):
+    ### BEGIN YOUR SOLUTION
+    y = x + 1
+    raise NotImplementedError("started in needle/x.py")
+    ### END YOUR SOLUTION
+"""
+
+
+def test_a_region_holding_only_the_raise_is_a_stub():
+    assert judge.file_stubs(STUBBED) == ["Outer.todo", "helper"]
+
+
+def test_a_file_that_does_not_parse_has_no_stubs_to_report():
+    assert judge.file_stubs(STUBBED + "\ndef broken(:\n") == []
+
+
+def test_skeleton_names_every_own_stub_of_every_problem(skeleton):
+    """Does each problem of the untouched skeleton list all of its regions, not the first one?"""
+    result = judge.grade(skeleton, ["nn_basic", "layernorm", "ops_backward", "mlp_resnet"])
+    for problem in result.problems:
+        own = [f"{name} in {path}" for path, name in registry.load(problem.id).PROBLEM.regions]
+        assert list(problem.stubs) == own, problem.id
+        assert problem.to_implement[: len(own)] == tuple(own), problem.id
+
+
+def test_a_finished_function_is_no_longer_listed(solutions_copy):
+    path = solutions_copy / "needle/nn/nn_basic.py"
+    text = path.read_text()
+    body = "        return self.fn(x) + x\n"
+    assert text.count(body) == 1
+    path.write_text(text.replace(body, '        raise NotImplementedError("Residual.forward")\n'))
+    (problem,) = judge.grade(solutions_copy, ["nn_basic"]).problems
+    assert problem.stubs == ("Residual.forward in needle/nn/nn_basic.py",)
+    assert 0 < problem.score < problem.max_score
+
+
+def test_results_print_in_one_short_line():
+    checks = (CheckResult("a", True), CheckResult("b", False, "x" * 500))
+    problem = ProblemResult("logsumexp", "LogSumExp", 8, checks)
+    assert repr(problem) == "ProblemResult(id='logsumexp', score=4, max_score=8, status='partial')"
+    assert repr(checks[1]) == "CheckResult(name='b', passed=False)"
+    run = RunResult("hw", (problem,), hidden=True, seed=7)
+    assert repr(run) == (
+        "RunResult(submission='hw', score=4, max_score=8, problems=1, hidden=True, seed=7)"
+    )
