@@ -165,8 +165,11 @@ def run_case(
     submission: Path,
     broken: dict[str, str],
     timeout_scale: float = 1.0,
+    trusted: bool = False,
 ) -> RunOutcome:
-    """Run one problem's probe against `submission`, or explain why it cannot run."""
+    """Run one problem's probe against `submission`, or explain why it cannot run.
+
+    `trusted` is for the reference solutions only (see grader.runner: no privilege drop)."""
     problem = case.problem
     missing = missing_files(submission, problem)
     if missing:
@@ -182,6 +185,7 @@ def run_case(
         {},
         placeholders,
         timeout=problem.timeout * timeout_scale,
+        trusted=trusted,
     )
 
 

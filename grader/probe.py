@@ -1,7 +1,9 @@
 """The untrusted side: runs inside the probe process, next to the student's code.
 
 `main()` is the whole life of a probe process:
-  1. read the nonce from stdin, then set the resource limits (before any student code runs);
+  1. read the nonce from stdin and the job (as the user that started it); when started as root, drop
+     to the unprivileged user the job names; then set the resource limits (the process count is
+     per user, so after the drop); all before any student code runs;
   2. put the submission on sys.path and install placeholders for files with a syntax error that this
      problem does not need (so `import needle` still works);
   3. import needle, run the problem's probe step by step (a step that raises records its exception,
@@ -20,6 +22,7 @@ import json
 import os
 import re
 import resource
+import stat
 import sys
 import traceback
 import types
@@ -185,6 +188,75 @@ def set_limits(limits: dict[str, int]) -> None:
         cap(resource.RLIMIT_NPROC, _count_own_processes() + limits["extra_processes"])
 
 
+def _reachable_by_others(path: Path) -> bool:
+    """Could a user who is neither owner nor in the group list `path` (ancestors searchable)?"""
+    try:
+        folders = [*reversed(path.parents), path]
+        if not all(os.stat(folder).st_mode & stat.S_IXOTH for folder in folders):
+            return False
+        return bool(os.stat(path).st_mode & stat.S_IROTH)
+    except OSError:
+        return False
+
+
+def keep_imports_reachable() -> None:
+    """Before the drop: reroute the import folders the probe user could not reach.
+
+    The Python installation may sit in a folder only root can enter (pyenv under /root). For each
+    such sys.path entry, open a handle on the folder now and import through /proc/self/fd/N, so
+    that `import gzip` still works after the drop; already imported packages get their __path__
+    rerouted the same way (for their lazily imported submodules). The cost, stated in
+    grader.runner: through such a handle the probe can climb to world-readable files elsewhere
+    under that root-only folder."""
+    handles: dict[str, str] = {}
+    for entry in sys.path:
+        folder = Path(entry or ".").resolve()
+        if entry in handles or not folder.is_dir() or _reachable_by_others(folder):
+            continue
+        try:
+            descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError:
+            continue
+        handles[str(folder)] = f"/proc/self/fd/{descriptor}"
+
+    def reroute(location: str) -> str:
+        resolved = str(Path(location).resolve())
+        for old, new in handles.items():
+            if resolved == old or resolved.startswith(old + os.sep):
+                return new + resolved[len(old) :]
+        return location
+
+    if not handles:
+        return
+    sys.path[:] = [reroute(entry) for entry in sys.path]
+    for module in list(sys.modules.values()):
+        search = getattr(module, "__path__", None)
+        if isinstance(search, list):
+            search[:] = [reroute(location) for location in search]
+    sys.path_importer_cache.clear()
+    importlib.invalidate_caches()
+
+
+def drop_privileges(user: list[int] | None) -> None:
+    """Become `user` = [uid, gid] for good (no supplementary groups); raise if that fails.
+
+    Only when running as root and the job asks for it; the judge asks whenever it runs as root."""
+    if not user or os.geteuid() != 0:
+        return
+    uid, gid = int(user[0]), int(user[1])
+    keep_imports_reachable()
+    os.setgroups([])
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
+    if os.getresuid() != (uid, uid, uid) or os.getresgid() != (gid, gid, gid):
+        raise PermissionError("could not drop privileges")
+    try:
+        os.setuid(0)
+    except PermissionError:
+        return
+    raise PermissionError("privileges could be regained after the drop")
+
+
 def main() -> None:
     job_dir = Path(sys.argv[1])
     nonce = sys.stdin.readline().strip()
@@ -192,11 +264,12 @@ def main() -> None:
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
     job = json.loads((job_dir / "job.json").read_text())
-    set_limits(job["limits"])
     output_path = Path(job["output"])
     root = Path(job["submission"]).resolve()
     with np.load(job_dir / "inputs.npz", allow_pickle=False) as archive:
         inputs = {name: archive[name] for name in archive.files}
+    drop_privileges(job.get("user"))
+    set_limits(job["limits"])
 
     sys.path.insert(0, str(root))
     broken = {

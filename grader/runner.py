@@ -4,11 +4,41 @@ The process is `python -I` (no environment variables, no user site, no script or
 sys.path) started in a fresh temporary folder that holds:
   - `harness/grader/`: a copy of the grader files the probe needs (channel, probe, problems),
   - `submission/`: a copy of the submission's `needle/` and `apps/` Python files (no symlinks),
-  - `job/`: the job description and the input arrays.
+  - `job/`: the job description and the input arrays,
+  - `work/` (the current folder, HOME and TMPDIR) and `out/` (where the result frame goes).
 So neither the repository nor `solutions/` is on its path. Limits: address space, CPU time, file
 size and process count are set inside the child before any student code runs; the wall-clock
 timeout is enforced from here by killing the whole process group; stdout goes to /dev/null and
 stderr to a capped file. The result is read only through `grader.channel` with this run's nonce.
+
+Privilege separation (when the grader runs as root, as in CI and on Gradescope). The child reads
+its job as root, then drops for good to an unprivileged user (`PROBE_USER`, "nobody": no
+supplementary groups) before any student code runs. The temporary folder is root's and can be
+traversed but not listed; `job/` stays root-only (0700), `harness/` and `submission/` are
+read-only for the probe, and only `work/` and `out/` belong to it. Reference runs (trusted code
+from solutions/) keep root and keep their whole folder root-only, so a student probe running at
+the same time cannot read the reference's copy of the solutions or its outputs. Run as an
+ordinary user (an instructor on a laptop), there is no drop: everything still works, but the
+probe can read whatever that user can read; the sandbox is stronger as root.
+
+Threat model: what is defended, and what is not.
+  Defended: running too long (wall-clock kill of the process group, CPU limit), too much memory
+  (address-space limit), too many processes (RLIMIT_NPROC: per user, so enforced only after the
+  drop to an unprivileged user; as root, only the wall-clock kill bounds a fork bomb), too large
+  files (RLIMIT_FSIZE), fake output (stdout is discarded, stderr only read for a one-line hint),
+  forged results (the frame needs this run's nonce and is validated as plain numeric data; the
+  exit code means nothing), reading root-only files (after the drop: the judge's scratch folders,
+  the reference runs, anything the instructor keeps at mode 0700/0600, e.g. `solutions/` after
+  `chmod -R go-rwx solutions`).
+  Not defended: the network (a probe can open sockets); reading world-readable files (a
+  repository checked out world-readable, including `solutions/`, can be read by absolute path:
+  keep it unreadable to others when grading hidden cases as root); probes running at the same
+  time share the unprivileged user, so one can signal or inspect another (in `batch`, another
+  student's); a process that leaves the probe's process group (setsid) outlives the wall-clock
+  kill until its CPU limit; CPU and memory contention between probes. When the Python
+  installation sits in a folder the probe user cannot enter (pyenv under /root), the probe keeps
+  handles on its import folders (grader.probe.keep_imports_reachable); through them it can reach
+  world-readable files elsewhere under that folder.
 """
 
 from __future__ import annotations
@@ -30,6 +60,8 @@ import numpy as np
 from grader.channel import ChannelError, ProbeOutput, decode
 
 GRADER_DIR = Path(__file__).resolve().parent
+# The user a probe runs as when the grader is root: (uid, gid) of "nobody"/"nogroup".
+PROBE_USER = (65534, 65534)
 HARNESS_FILES = ("__init__.py", "channel.py", "probe.py")
 PACKAGES = ("needle", "apps")
 MAX_SOURCE_BYTES = 2 * 1024 * 1024
@@ -83,6 +115,18 @@ def copy_submission(submission: Path, dest: Path) -> None:
                 shutil.copyfile(path, target)
 
 
+def probe_user(trusted: bool) -> tuple[int, int] | None:
+    """The (uid, gid) a probe process drops to: only as root, and never for reference runs."""
+    return None if trusted or os.geteuid() != 0 else PROBE_USER
+
+
+def share_read_only(folder: Path) -> None:
+    """Let every user read `folder` (dirs 0755, files 0644) but write nothing."""
+    for path in [folder, *folder.rglob("*")]:
+        if not path.is_symlink():
+            path.chmod(0o755 if path.is_dir() else 0o644)
+
+
 def copy_harness(dest: Path) -> None:
     package = dest / "grader"
     (package / "problems").mkdir(parents=True)
@@ -100,23 +144,27 @@ def run_probe(
     placeholders: dict[str, str],
     timeout: float,
     limits: dict[str, int] | None = None,
+    trusted: bool = False,
 ) -> RunOutcome:
-    """Run `grader.problems.<problem_id>.probe` against `submission` in an isolated process."""
+    """Run `grader.problems.<problem_id>.probe` against `submission` in an isolated process.
+
+    `trusted` (reference runs of solutions/ only): no privilege drop, everything root-only."""
     limits = {**DEFAULT_LIMITS, **(limits or {})}
     limits["cpu_seconds"] = int(max(limits["cpu_seconds"], timeout + 5))
+    user = probe_user(trusted)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="needlework-probe-") as scratch:
-        base = Path(scratch)
+        base = Path(scratch)  # 0700, ours
         copy_harness(base / "harness")
         copy_submission(Path(submission), base / "submission")
         job_dir = base / "job"
         work = base / "work"
-        job_dir.mkdir()
-        work.mkdir()
+        job_dir.mkdir(mode=0o700)
+        work.mkdir(mode=0o700)
         np.savez(job_dir / "inputs.npz", **inputs)
         nonce = secrets.token_hex(16)
         output_path = base / "out" / f"result-{secrets.token_hex(8)}.bin"
-        output_path.parent.mkdir()
+        output_path.parent.mkdir(mode=0o700)
         job = {
             "problem": problem_id,
             "submission": str(base / "submission"),
@@ -124,10 +172,21 @@ def run_probe(
             "limits": limits,
             "params": params,
             "placeholders": placeholders,
+            "user": user,
         }
         (job_dir / "job.json").write_text(json.dumps(job))
+        if user is not None:
+            # The probe may traverse base (not list it), read harness/ and submission/, and write
+            # only in work/ and out/; job/ and stderr.txt stay root's.
+            share_read_only(base / "harness")
+            if (base / "submission").exists():
+                share_read_only(base / "submission")
+            for folder in (work, output_path.parent):
+                os.chown(folder, *user)
+            base.chmod(0o711)
         stderr_path = base / "stderr.txt"
-        with open(stderr_path, "wb") as stderr:
+        descriptor = os.open(stderr_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with open(descriptor, "wb") as stderr:
             process = subprocess.Popen(
                 [sys.executable, "-I", "-c", BOOT, str(base / "harness"), str(job_dir)],
                 stdin=subprocess.PIPE,

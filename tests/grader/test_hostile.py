@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from grader import judge
+from grader import judge, runner
 
 ADAM_STEP = "        self.t += 1\n"
 SGD_STEP = "### BEGIN YOUR SOLUTION\n        for w in self.params:"
@@ -172,3 +172,83 @@ def test_symlinked_package_is_not_followed(tmp_path):
     (tmp_path / "needle").symlink_to(judge.REPO_ROOT / "solutions" / "needle")
     result = graded(tmp_path, ["ops_forward"])
     assert result["ops_forward"].score == 0
+
+
+SGD_HOSTILE = "### BEGIN YOUR SOLUTION\n"
+
+
+def hostile_sgd(root, code):
+    """Make SGD.step run `code` (indented to the method body) first."""
+    body = "".join(f"        {line}\n" for line in code.strip().splitlines())
+    edit_file(root / "needle/optim.py", SGD_STEP, SGD_STEP.replace(SGD_HOSTILE, SGD_HOSTILE + body))
+
+
+def sgd_messages(root):
+    result = graded(root, ["sgd"])
+    assert result["sgd"].score == 0, result["sgd"]
+    return [check.message for check in result["sgd"].checks if not check.passed]
+
+
+root_only = pytest.mark.skipif(
+    os.geteuid() != 0, reason="privilege separation applies only when the grader runs as root"
+)
+
+
+@root_only
+def test_probe_cannot_read_a_root_only_folder(solutions_copy, tmp_path):
+    secret = tmp_path / "instructor"
+    secret.mkdir(mode=0o700)
+    (secret / "answers.txt").write_text("31337.25\n")
+    assert (secret / "answers.txt").read_text() == "31337.25\n"  # root reads it
+    hostile_sgd(
+        solutions_copy,
+        f"raise RuntimeError('leaked ' + open({str(secret / 'answers.txt')!r}).read())",
+    )
+    messages = sgd_messages(solutions_copy)
+    assert messages and all("PermissionError" in message for message in messages), messages
+    assert not any("31337" in message for message in messages)
+
+
+@root_only
+def test_probe_runs_unprivileged_and_cannot_list_its_scratch_folder(solutions_copy):
+    hostile_sgd(
+        solutions_copy,
+        """
+import os
+try:
+    os.listdir("..")
+    listed = "listed"
+except PermissionError:
+    listed = "refused"
+raise RuntimeError(f"uid {os.getuid()} gid {os.getgid()} groups {os.getgroups()} {listed}")
+""",
+    )
+    (message, *_) = sgd_messages(solutions_copy)
+    assert "uid 65534 gid 65534 groups [] refused" in message, message
+
+
+def test_fork_bomb_is_bounded_by_the_process_limit(solutions_copy):
+    # At most 300 forks; each child sleeps and is killed with the probe's process group.
+    hostile_sgd(
+        solutions_copy,
+        """
+import os, time
+forked = 0
+while forked < 300:
+    try:
+        pid = os.fork()
+    except OSError:
+        raise RuntimeError(f"fork refused after {forked}")
+    if pid == 0:
+        time.sleep(20)
+        os._exit(0)
+    forked += 1
+raise RuntimeError(f"forked {forked}")
+""",
+    )
+    (message, *_) = sgd_messages(solutions_copy)
+    assert "fork refused after" in message, message
+    forked = int(message.split("fork refused after ")[1].split()[0])
+    # The limit is the probe user's processes at start plus `extra_processes`: probes of other
+    # tests running at the same moment under the same user add a few.
+    assert forked <= runner.DEFAULT_LIMITS["extra_processes"] + 32
