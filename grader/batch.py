@@ -60,7 +60,11 @@ def run(args: argparse.Namespace) -> int:
     problem_ids = list(args.problem or PROBLEM_IDS)
     seed = args.seed
     if args.hidden and seed is None:
-        seed = int(time.time_ns() % 2**31)  # one seed for the whole batch: fair to everyone
+        seed = judge.fresh_seed()  # one seed for the whole batch: fair to everyone
+        print(
+            f"batch: hidden cases drawn with seed {seed} (--seed {seed} repeats this run)",
+            file=sys.stderr,
+        )
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         results = list(

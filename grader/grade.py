@@ -33,7 +33,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="instructors: hidden cases, references computed live from solutions/",
     )
-    parser.add_argument("--seed", type=int, help="seed of the hidden cases (with --hidden)")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        help="seed of the hidden cases (with --hidden); without it a fresh one is drawn and "
+        "printed on stderr",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     parser.add_argument("--gradescope", type=Path, metavar="FILE", help="write results.json here")
     parser.add_argument("--jobs", type=int, default=2, help="problems graded in parallel")
@@ -49,8 +54,21 @@ def run(args: argparse.Namespace) -> int:
     if not (args.submission / "needle").is_dir():
         print(f"grade: {args.submission}/needle not found", file=sys.stderr)
         return 2
+    seed = args.seed
+    if args.hidden:
+        from grader import hidden
+
+        if seed is None:
+            seed = judge.fresh_seed()
+            print(
+                f"grade: hidden cases drawn with seed {seed} (--seed {seed} repeats this run)",
+                file=sys.stderr,
+            )
+        warning = hidden.exposure_warning()
+        if warning:
+            print(f"grade: warning: {warning}", file=sys.stderr)
     result = judge.grade(
-        args.submission, args.problem, hidden=args.hidden, seed=args.seed, jobs=args.jobs
+        args.submission, args.problem, hidden=args.hidden, seed=seed, jobs=args.jobs
     )
     if args.gradescope:
         args.gradescope.parent.mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,28 @@ release has no solutions/ to run, and students never see the seed an instructor 
 
 from __future__ import annotations
 
+import os
+import stat
+from pathlib import Path
+
 from grader import judge, references
+
+
+def exposure_warning(solutions: Path = references.SOLUTIONS) -> str:
+    """Why probes could read the solutions by absolute path, or "" if they cannot.
+
+    Probes drop to an unprivileged user only when the grader runs as root; then solutions/ is
+    safe when the probe user cannot enter it (no search permission for others on it or above)."""
+    if os.geteuid() != 0:
+        return "not running as root: probes run as you and can read solutions/"
+    folder = solutions.resolve()
+    for path in [*reversed(folder.parents), folder]:
+        try:
+            if not os.stat(path).st_mode & stat.S_IXOTH:
+                return ""
+        except OSError:
+            return ""
+    return f"{folder} is readable by other users; `chmod -R go-rwx {folder}` keeps it from probes"
 
 
 def reference_outputs(case: judge.Case, timeout_scale: float = 1.0):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import os
 import re
 import time
 import zlib
@@ -45,6 +46,11 @@ class Case:
     @property
     def problem(self):
         return self.module.PROBLEM
+
+
+def fresh_seed() -> int:
+    """A hidden-case seed nobody can predict (from os.urandom); print it to reproduce a run."""
+    return int.from_bytes(os.urandom(4), "little")
 
 
 def problem_seed(problem_id: str, seed: int) -> int:
@@ -266,7 +272,7 @@ def grade(
     stubs = stub_regions(submission)
     if hidden:
         if seed is None:
-            seed = int.from_bytes(np.random.SeedSequence().entropy.to_bytes(16, "little")[:4])
+            seed = fresh_seed()
         cases = [make_case(module, seed) for module in modules]
     else:
         cases = [make_case(module, PUBLIC_SEED) for module in modules]
