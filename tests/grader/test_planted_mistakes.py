@@ -1,0 +1,561 @@
+"""Planted mistakes: each common student mistake, planted alone in a copy of solutions/, must cost
+points on its own problem, and nowhere else except in the problems that genuinely run the edited
+code (say a wrong ReLU forward, which Linear + ReLU networks use).
+
+Each mistake states the smallest honest set of problems allowed to lose points besides its own,
+with the reason; every problem outside that set must keep full marks. All problems are graded
+for every mistake, so collateral damage anywhere is caught.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from grader import judge
+from grader import problems as registry
+
+pytestmark = pytest.mark.slow
+
+SOLUTIONS = judge.REPO_ROOT / "solutions"
+FULL = {pid: registry.load(pid).PROBLEM.points for pid in registry.PROBLEM_IDS}
+
+OPS = "needle/ops/ops_mathematic.py"
+LOG = "needle/ops/ops_logarithmic.py"
+AUTOGRAD = "needle/autograd.py"
+INIT = "needle/init/init_initializers.py"
+INIT_BASIC = "needle/init/init_basic.py"
+NN = "needle/nn/nn_basic.py"
+OPTIM = "needle/optim.py"
+DATA = "needle/data/data_basic.py"
+TRANSFORMS = "needle/data/data_transforms.py"
+APP = "apps/mlp_resnet.py"
+
+# Problems whose probes call backward() through the student's autodiff (and so through the
+# gradients of the ops their modules are built from).
+BACKWARD_USERS = frozenset(
+    {"softmax_loss", "nn_basic", "layernorm", "batchnorm", "dropout", "mlp_resnet"}
+)
+# Linear.__init__'s solution: weight first, then bias.
+LINEAR_INIT = (
+    "        self.weight = Parameter(\n"
+    "            init.kaiming_uniform(in_features, out_features, device=device, dtype=dtype)\n"
+    "        )\n"
+    "        if bias:\n"
+    "            b = init.kaiming_uniform(out_features, 1, device=device, dtype=dtype)\n"
+    "            self.bias = Parameter(b.reshape((1, out_features)))\n"
+    "        else:\n"
+    "            self.bias = None\n"
+)
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """One planted mistake: replace `old` (exactly one occurrence) by `new` in `path`.
+
+    `own` must lose points; `allowed` may (`why` says which code of theirs runs the edit);
+    every other problem must keep full marks.
+    """
+
+    id: str
+    path: str
+    old: str
+    new: str
+    own: str
+    allowed: frozenset[str] = frozenset()
+    why: str = ""
+
+
+MISTAKES = [
+    # ----- ops ------------------------------------------------------------------------------------
+    Mistake(
+        "relu_forward_leaky",
+        OPS,
+        "return array_api.maximum(a, 0)",
+        "return array_api.maximum(a, 0.01 * a)",
+        "ops_forward",
+        frozenset({"nn_basic", "mlp_resnet"}),
+        "nn.ReLU and the MLPResNet forward call ops.relu",
+    ),
+    Mistake(
+        "transpose_default_swaps_first_two_axes",
+        OPS,
+        "first, second = self.axes if self.axes is not None else (-1, -2)",
+        "first, second = self.axes if self.axes is not None else (0, 1)",
+        "ops_forward",
+        frozenset({"ops_backward"}),
+        "MatMul.gradient transposes 3-d operands with the default axes",
+    ),
+    Mistake(
+        "log_gradient_ignores_out_grad",
+        OPS,
+        "return out_grad / node.inputs[0]",
+        "return power_scalar(node.inputs[0], -1)",
+        "ops_backward",
+    ),
+    Mistake(
+        "divide_gradient_ignores_out_grad",
+        OPS,
+        "grad_a = out_grad / b\n        grad_b = -out_grad * a / (b * b)",
+        "grad_a = power_scalar(b, -1)\n        grad_b = -a / (b * b)",
+        "ops_backward",
+        frozenset({"layernorm", "batchnorm"}),
+        "both normalise with x_hat = centered / std and are differentiated through it",
+    ),
+    Mistake(
+        "power_gradient_wrt_exponent_without_log",
+        OPS,
+        "grad_b = out_grad * node * log(a)",
+        "grad_b = out_grad * node",
+        "ops_backward",
+    ),
+    Mistake(
+        "tanh_gradient_from_input_not_output",
+        OPS,
+        "return out_grad * add_scalar(negate(node * node), 1.0)",
+        "return out_grad * add_scalar(negate(node.inputs[0] * node.inputs[0]), 1.0)",
+        "ops_backward",
+    ),
+    Mistake(
+        "matmul_gradient_not_summed_over_broadcast_batch",
+        OPS,
+        "return unbroadcast(grad_a, a.shape), unbroadcast(grad_b, b.shape)",
+        "return grad_a, grad_b",
+        "ops_backward",
+    ),
+    Mistake(
+        "summation_gradient_ignores_axes",
+        OPS,
+        "kept_shape = list(input_shape)\n"
+        "        for axis in axes:\n"
+        "            kept_shape[axis] = 1\n"
+        "        return broadcast_to(reshape(out_grad, kept_shape), input_shape)",
+        "return broadcast_to(out_grad, input_shape)",
+        "ops_backward",
+        frozenset({"softmax_loss", "layernorm", "batchnorm", "mlp_resnet"}),
+        "their losses and normalisations sum over axis 1 and are differentiated through it",
+    ),
+    # ----- logsumexp ------------------------------------------------------------------------------
+    Mistake(
+        "logsumexp_without_max_shift",
+        LOG,
+        "z_max = array_api.max(Z, axis=self.axes, keepdims=True)\n"
+        "        sum_exp = array_api.sum(array_api.exp(Z - z_max), axis=self.axes, keepdims=True)\n"
+        "        out = array_api.log(sum_exp) + z_max",
+        "out = array_api.log(array_api.sum(array_api.exp(Z), axis=self.axes, keepdims=True))",
+        "logsumexp",
+    ),
+    Mistake(
+        "logsoftmax_without_max_shift",
+        LOG,
+        "shifted = Z - z_max\n",
+        "shifted = Z\n",
+        "logsumexp",
+    ),
+    # ----- autodiff -------------------------------------------------------------------------------
+    Mistake(
+        "topo_sort_pre_order",
+        AUTOGRAD,
+        "    visited.add(node)\n"
+        "    for input_node in node.inputs:\n"
+        "        topo_sort_dfs(input_node, visited, topo_order)\n"
+        "    topo_order.append(node)",
+        "    visited.add(node)\n"
+        "    topo_order.append(node)\n"
+        "    for input_node in node.inputs:\n"
+        "        topo_sort_dfs(input_node, visited, topo_order)",
+        "autodiff",
+        BACKWARD_USERS,
+        "every backward() runs through find_topo_sort",
+    ),
+    Mistake(
+        "topo_sort_reversed",
+        AUTOGRAD,
+        "        topo_sort_dfs(node, visited, topo_order)\n    return topo_order",
+        "        topo_sort_dfs(node, visited, topo_order)\n    return topo_order[::-1]",
+        "autodiff",
+        BACKWARD_USERS,
+        "every backward() runs through find_topo_sort",
+    ),
+    Mistake(
+        "adjoints_overwritten_not_summed",
+        AUTOGRAD,
+        "node_to_output_grads_list.setdefault(input_node, []).append(partial)",
+        "node_to_output_grads_list[input_node] = [partial]",
+        "autodiff",
+        BACKWARD_USERS,
+        "every backward() through a value used twice (x - mean(x), a residual) needs the sum",
+    ),
+    # ----- softmax loss ---------------------------------------------------------------------------
+    Mistake(
+        "softmax_loss_sums_over_batch",
+        NN,
+        "return losses.sum() / batch_size",
+        "return losses.sum()",
+        "softmax_loss",
+    ),
+    # ----- init -----------------------------------------------------------------------------------
+    Mistake(
+        "xavier_uniform_fan_in_only",
+        INIT,
+        "a = gain * math.sqrt(6.0 / (fan_in + fan_out))",
+        "a = gain * math.sqrt(6.0 / fan_in)",
+        "init",
+    ),
+    Mistake(
+        "kaiming_normal_fan_out",
+        INIT,
+        "std = gain / math.sqrt(fan_in)",
+        "std = gain / math.sqrt(fan_out)",
+        "init",
+    ),
+    Mistake(
+        "kaiming_uniform_gain_two",
+        INIT,
+        "gain = math.sqrt(2.0)\n    bound = gain * math.sqrt(3.0 / fan_in)",
+        "gain = 2.0\n    bound = gain * math.sqrt(3.0 / fan_in)",
+        "init",
+    ),
+    Mistake(
+        "randb_true_with_probability_one_minus_p",
+        INIT_BASIC,
+        "array = device.rand(*shape) <= p",
+        "array = device.rand(*shape) >= p",
+        "init",
+    ),
+    # ----- nn_basic -------------------------------------------------------------------------------
+    Mistake(
+        "linear_bias_shape_out",
+        NN,
+        "self.bias = Parameter(b.reshape((1, out_features)))",
+        "self.bias = Parameter(b.reshape((out_features,)))",
+        "nn_basic",
+    ),
+    Mistake(
+        "linear_bias_drawn_before_weight",
+        NN,
+        LINEAR_INIT,
+        LINEAR_INIT[LINEAR_INIT.index("        if bias:") :]
+        + LINEAR_INIT[: LINEAR_INIT.index("        if bias:")],
+        "nn_basic",
+        frozenset({"mlp_resnet"}),
+        "MLPResNet is built from Linear: its seeded weights and parameter order follow Linear's",
+    ),
+    Mistake(
+        "residual_forgets_the_skip",
+        NN,
+        "return self.fn(x) + x",
+        "return self.fn(x)",
+        "nn_basic",
+        frozenset({"mlp_resnet"}),
+        "ResidualBlock is built on nn.Residual",
+    ),
+    # ----- layernorm ------------------------------------------------------------------------------
+    Mistake(
+        "layernorm_over_axis_0",
+        NN,
+        "mean = (x.sum(axes=(1,)) / dim).reshape((batch_size, 1))\n"
+        "        centered = x - mean.broadcast_to(x.shape)\n"
+        "        var = ((centered**2).sum(axes=(1,)) / dim).reshape((batch_size, 1))",
+        "mean = (x.sum(axes=(0,)) / batch_size).reshape((1, dim))\n"
+        "        centered = x - mean.broadcast_to(x.shape)\n"
+        "        var = ((centered**2).sum(axes=(0,)) / batch_size).reshape((1, dim))",
+        "layernorm",
+    ),
+    Mistake(
+        "layernorm_eps_outside_sqrt",
+        NN,
+        "var = ((centered**2).sum(axes=(1,)) / dim).reshape((batch_size, 1))\n"
+        "        std = (var + self.eps) ** 0.5",
+        "var = ((centered**2).sum(axes=(1,)) / dim).reshape((batch_size, 1))\n"
+        "        std = var**0.5 + self.eps",
+        "layernorm",
+    ),
+    Mistake(
+        "layernorm_unbiased_variance",
+        NN,
+        "var = ((centered**2).sum(axes=(1,)) / dim)",
+        "var = ((centered**2).sum(axes=(1,)) / (dim - 1))",
+        "layernorm",
+    ),
+    # ----- batchnorm ------------------------------------------------------------------------------
+    Mistake(
+        "batchnorm_unbiased_variance",
+        NN,
+        "var = (centered**2).sum(axes=(0,)) / batch_size",
+        "var = (centered**2).sum(axes=(0,)) / (batch_size - 1)",
+        "batchnorm",
+    ),
+    Mistake(
+        "batchnorm_batch_statistics_in_eval",
+        NN,
+        "        if self.training:\n            mean = x.sum(axes=(0,)) / batch_size",
+        "        if True:\n            mean = x.sum(axes=(0,)) / batch_size",
+        "batchnorm",
+    ),
+    Mistake(
+        "batchnorm_running_stats_are_parameters",
+        NN,
+        "self.running_mean = init.zeros(dim, device=device, dtype=dtype)\n"
+        "        self.running_var = init.ones(dim, device=device, dtype=dtype)",
+        "self.running_mean = Parameter(init.zeros(dim, device=device, dtype=dtype))\n"
+        "        self.running_var = Parameter(init.ones(dim, device=device, dtype=dtype))",
+        "batchnorm",
+    ),
+    Mistake(
+        "batchnorm_running_stats_keep_the_graph",
+        NN,
+        "self.running_mean.data = (1 - m) * self.running_mean.data + m * mean.data\n"
+        "            self.running_var.data = (1 - m) * self.running_var.data + m * var.data",
+        "self.running_mean = (1 - m) * self.running_mean + m * mean\n"
+        "            self.running_var = (1 - m) * self.running_var + m * var",
+        "batchnorm",
+    ),
+    Mistake(
+        "batchnorm_momentum_on_the_wrong_side",
+        NN,
+        "self.running_mean.data = (1 - m) * self.running_mean.data + m * mean.data",
+        "self.running_mean.data = m * self.running_mean.data + (1 - m) * mean.data",
+        "batchnorm",
+    ),
+    Mistake(
+        "batchnorm_eps_outside_sqrt",
+        NN,
+        "var = self.running_var\n        std = (var + self.eps) ** 0.5",
+        "var = self.running_var\n        std = var**0.5 + self.eps",
+        "batchnorm",
+    ),
+    # ----- dropout --------------------------------------------------------------------------------
+    Mistake(
+        "dropout_without_rescaling",
+        NN,
+        "return x * mask / (1 - self.p)",
+        "return x * mask",
+        "dropout",
+    ),
+    Mistake(
+        "dropout_p_as_keep_probability",
+        NN,
+        "mask = init.randb(*x.shape, p=1 - self.p, device=x.device, dtype=x.dtype)",
+        "mask = init.randb(*x.shape, p=self.p, device=x.device, dtype=x.dtype)",
+        "dropout",
+    ),
+    Mistake(
+        "dropout_drops_in_eval_mode",
+        NN,
+        "if not self.training:\n            return x\n        mask",
+        "mask",
+        "dropout",
+    ),
+    # ----- sgd ------------------------------------------------------------------------------------
+    Mistake(
+        "sgd_without_one_minus_momentum",
+        OPTIM,
+        "u = self.momentum * self.u.get(w, 0.0) + (1 - self.momentum) * g",
+        "u = self.momentum * self.u.get(w, 0.0) + g",
+        "sgd",
+    ),
+    Mistake(
+        "sgd_modifies_grad_in_place",
+        OPTIM,
+        "g = w.grad.data + self.weight_decay * w.data\n            u = ",
+        "w.grad.data = w.grad.data + self.weight_decay * w.data\n"
+        "            g = w.grad.data\n"
+        "            u = ",
+        "sgd",
+    ),
+    Mistake(
+        "sgd_ignores_weight_decay",
+        OPTIM,
+        "g = w.grad.data + self.weight_decay * w.data\n            u =",
+        "g = w.grad.data\n            u =",
+        "sgd",
+    ),
+    Mistake(
+        "sgd_velocity_not_stored",
+        OPTIM,
+        "            self.u[w] = u\n",
+        "",
+        "sgd",
+    ),
+    # ----- adam -----------------------------------------------------------------------------------
+    Mistake(
+        "adam_stores_bias_corrected_moments",
+        OPTIM,
+        "self.m[w] = m\n"
+        "            self.v[w] = v\n"
+        "            m_hat = m / (1 - self.beta1**self.t)\n"
+        "            v_hat = v / (1 - self.beta2**self.t)",
+        "m_hat = m / (1 - self.beta1**self.t)\n"
+        "            v_hat = v / (1 - self.beta2**self.t)\n"
+        "            self.m[w] = m_hat\n"
+        "            self.v[w] = v_hat",
+        "adam",
+    ),
+    Mistake(
+        "adam_without_bias_correction",
+        OPTIM,
+        "m_hat = m / (1 - self.beta1**self.t)\n            v_hat = v / (1 - self.beta2**self.t)",
+        "m_hat = m\n            v_hat = v",
+        "adam",
+    ),
+    Mistake(
+        "adam_increments_t_per_parameter",
+        OPTIM,
+        "self.t += 1\n        for w in self.params:",
+        "for w in self.params:\n            self.t += 1",
+        "adam",
+    ),
+    Mistake(
+        "adam_eps_inside_sqrt",
+        OPTIM,
+        "(v_hat**0.5 + self.eps)",
+        "(v_hat + self.eps) ** 0.5",
+        "adam",
+    ),
+    # ----- data -----------------------------------------------------------------------------------
+    Mistake(
+        "dataloader_shuffles_only_once",
+        DATA,
+        "if self.shuffle:\n",
+        "if self.shuffle and not hasattr(self, 'batch_number'):\n",
+        "data",
+    ),
+    Mistake(
+        "mnist_images_not_normalised",
+        DATA,
+        ".astype(np.float32) / 255",
+        ".astype(np.float32)",
+        "data",
+    ),
+    Mistake(
+        "random_crop_shift_x_along_axis_1",
+        TRANSFORMS,
+        "top = pad + shift_x\n        left = pad + shift_y",
+        "top = pad + shift_y\n        left = pad + shift_x",
+        "data",
+    ),
+    Mistake(
+        "random_flip_horizontal_flips_axis_0",
+        TRANSFORMS,
+        "return np.flip(img, axis=1)",
+        "return np.flip(img, axis=0)",
+        "data",
+    ),
+    # ----- mlp_resnet -----------------------------------------------------------------------------
+    Mistake(
+        "residual_block_relu_before_norm",
+        APP,
+        "norm(hidden_dim),\n        nn.ReLU(),",
+        "nn.ReLU(),\n        norm(hidden_dim),",
+        "mlp_resnet",
+    ),
+    Mistake(
+        "epoch_without_optimizer_stays_in_train_mode",
+        APP,
+        "if opt is None:\n        model.eval()",
+        "if opt is None:\n        pass",
+        "mlp_resnet",
+    ),
+    Mistake(
+        "epoch_loss_averaged_per_batch_not_per_sample",
+        APP,
+        "total_loss += float(loss.numpy()) * batch_size",
+        "total_loss += float(loss.numpy())",
+        "mlp_resnet",
+    ),
+]
+
+# Mistakes whose own problem's failure message must say something specific:
+# mistake id -> (check name, words that must appear in its message).
+MESSAGES = {
+    "logsumexp_without_max_shift": (
+        "logsumexp stays finite and correct at 1e5 (float32)",
+        ("inf",),
+    ),
+    "log_gradient_ignores_out_grad": (
+        "log gradient wrt input 0",
+        ("disagrees with finite differences of your own forward",),
+    ),
+    "relu_forward_leaky": ("relu", ("relu forward", "expected")),
+    "batchnorm_unbiased_variance": ("training forward, step 1", ("max abs error", "expected")),
+    "batchnorm_batch_statistics_in_eval": (
+        "eval mode uses the running statistics",
+        ("expected",),
+    ),
+    "batchnorm_running_stats_are_parameters": (
+        "two parameters (running stats are not Parameters)",
+        ("len(parameters())", "expected"),
+    ),
+    "batchnorm_running_stats_keep_the_graph": (
+        "no graph kept alive across steps",
+        ("live tensors grow",),
+    ),
+    "adam_stores_bias_corrected_moments": (
+        "first moment m stored without bias correction",
+        ("expected",),
+    ),
+    "sgd_modifies_grad_in_place": ("leaves .grad untouched", ("p.grad",)),
+    "xavier_uniform_fan_in_only": ("xavier_uniform distribution", ("sample std", "expected")),
+    "dropout_p_as_keep_probability": (
+        "drops a fraction p and rescales by 1/(1-p)",
+        ("DROP probability",),
+    ),
+    "topo_sort_pre_order": ("topological order", ("differs", "expected")),
+}
+
+
+def plant(dest: Path, mistake: Mistake) -> Path:
+    """A copy of solutions/needle and solutions/apps with `mistake` planted."""
+    for package in ("needle", "apps"):
+        shutil.copytree(
+            SOLUTIONS / package, dest / package, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    path = dest / mistake.path
+    text = path.read_text()
+    assert text.count(mistake.old) == 1, f"{mistake.id}: the text to replace is not unique"
+    path.write_text(text.replace(mistake.old, mistake.new))
+    return dest
+
+
+def test_mistakes_are_distinct_and_name_real_problems():
+    ids = [mistake.id for mistake in MISTAKES]
+    assert len(ids) == len(set(ids))
+    assert len(ids) >= 25
+    for mistake in MISTAKES:
+        assert mistake.own in FULL, mistake.id
+        assert mistake.allowed <= set(FULL) - {mistake.own}, mistake.id
+        assert bool(mistake.allowed) == bool(mistake.why), mistake.id
+    assert set(MESSAGES) <= set(ids)
+
+
+@pytest.mark.parametrize("mistake", MISTAKES, ids=lambda mistake: mistake.id)
+def test_planted_mistake_loses_points_on_its_own_problem_only(grade_edited, mistake):
+    scores = grade_edited(mistake.path, mistake.old, mistake.new)
+    assert scores[mistake.own] < FULL[mistake.own], (
+        f"{mistake.id} is not caught: {mistake.own} scores full marks"
+    )
+    collateral = {
+        pid: score
+        for pid, score in scores.items()
+        if pid != mistake.own and pid not in mistake.allowed and score < FULL[pid]
+    }
+    assert collateral == {}, f"{mistake.id} also costs points in {collateral}"
+
+
+@pytest.mark.parametrize("mistake_id", sorted(MESSAGES))
+def test_planted_mistake_message_names_the_failure(tmp_path, mistake_id):
+    mistake = next(m for m in MISTAKES if m.id == mistake_id)
+    check_name, words = MESSAGES[mistake_id]
+    result = judge.grade(plant(tmp_path, mistake), [mistake.own])
+    (problem,) = result.problems
+    assert problem.error == ""
+    failed = {check.name: check.message for check in problem.checks if not check.passed}
+    assert check_name in failed, f"{check_name!r} passed; failed checks: {sorted(failed)}"
+    for message in failed.values():
+        assert message.strip() and "Traceback" not in message, message
+    for word in words:
+        assert word in failed[check_name], failed[check_name]
