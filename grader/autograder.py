@@ -73,6 +73,7 @@ SEED_KEY = "__seed__"
 MANIFEST = "bundle.json"
 EXECUTABLES = ("setup.sh", "run_autograder")
 HIDDEN_SHARE = 0.5
+MAX_JOBS = 4
 PUBLIC_VISIBILITY = "visible"
 HIDDEN_VISIBILITY = "after_due_date"
 
@@ -552,10 +553,17 @@ def write_results(path: Path, payload: dict) -> None:
     temporary.replace(path)
 
 
+def default_jobs() -> int:
+    """Probe processes in parallel: the CPUs this process may use, at least 2 (the time limits are
+    wall-clock, so a hanging probe occupies a slot without using a CPU), at most MAX_JOBS (a
+    container may see all of its host's CPUs but not have their memory)."""
+    return min(MAX_JOBS, max(2, len(os.sched_getaffinity(0))))
+
+
 def container_main() -> int:
     """run_autograder's Python side: always writes results.json, whatever goes wrong."""
     root = Path(os.environ.get("AUTOGRADER_ROOT", "/autograder"))
-    jobs = int(os.environ.get("AUTOGRADER_JOBS", "0") or 0) or max(2, os.cpu_count() or 1)
+    jobs = int(os.environ.get("AUTOGRADER_JOBS", "0") or 0) or default_jobs()
     started = time.monotonic()
     try:
         payload = grade_container(root, jobs)
@@ -565,7 +573,7 @@ def container_main() -> int:
             f"The autograder failed while grading ({type(error).__name__}: {error}). "
             "This is not a judgement of your code; please tell the course staff."
         )
-    payload["execution_time"] = round(time.monotonic() - started, 1)
+    payload["execution_time"] = round(time.monotonic() - started)
     write_results(root / "results" / "results.json", payload)
     print(f"autograder: score {payload['score']}, {payload['execution_time']} s")
     return 0

@@ -77,6 +77,7 @@ def assert_gradescope_format(results: dict) -> None:
     """Gradescope's results.json: a numeric score, and tests with the fields it reads."""
     assert isinstance(results["score"], int | float)
     assert results.get("visibility", "visible") in VISIBILITIES
+    assert isinstance(results.get("execution_time", 0), int)
     assert isinstance(results["tests"], list)
     for test in results["tests"]:
         assert isinstance(test["name"], str) and test["name"]
