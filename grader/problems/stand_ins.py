@@ -89,7 +89,7 @@ def softmax_loss_module(ndl):
 
     class _SoftmaxLossOp(ndl.autograd.TensorOp):
         def __init__(self, labels: np.ndarray):
-            self.labels = labels
+            self.targets = labels
 
         def probabilities(self, z):
             z = np.asarray(z, np.float64)
@@ -98,14 +98,14 @@ def softmax_loss_module(ndl):
 
         def compute(self, z):
             log_p = self.probabilities(z)
-            picked = log_p[np.arange(len(self.labels)), self.labels]
+            picked = log_p[np.arange(len(self.targets)), self.targets]
             return np.array(-np.mean(picked), dtype=z.dtype)
 
         def gradient(self, out_grad, node):
             z = node.inputs[0].realize_cached_data()
             grad = np.exp(self.probabilities(z))
-            grad[np.arange(len(self.labels)), self.labels] -= 1.0
-            scale = np.asarray(out_grad.realize_cached_data(), np.float64) / len(self.labels)
+            grad[np.arange(len(self.targets)), self.targets] -= 1.0
+            scale = np.asarray(out_grad.realize_cached_data(), np.float64) / len(self.targets)
             return ndl.Tensor((grad * scale).astype(z.dtype), requires_grad=False)
 
     class SoftmaxLoss(ndl.nn.Module):
