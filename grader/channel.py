@@ -60,6 +60,9 @@ class ProbeOutput:
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
     errors: dict[str, StepError] = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        return f"ProbeOutput(arrays={len(self.arrays)}, errors={sorted(self.errors)!r})"
+
 
 def _text(value: object) -> str:
     text = value if isinstance(value, str) else repr(value)

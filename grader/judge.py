@@ -47,6 +47,10 @@ class Case:
     def problem(self):
         return self.module.PROBLEM
 
+    def __repr__(self) -> str:
+        digest = self.digest[:12]
+        return f"Case(problem={self.problem.id!r}, inputs={len(self.inputs)}, digest={digest!r})"
+
 
 def fresh_seed() -> int:
     """A hidden-case seed nobody can predict (from os.urandom); print it to reproduce a run."""

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from grader import judge
 from grader import problems as registry
+from grader.channel import ProbeOutput, StepError
 from grader.results import CheckResult, ProblemResult, RunResult
 
 STUBBED = """
@@ -72,3 +75,10 @@ def test_results_print_in_one_short_line():
     assert repr(run) == (
         "RunResult(submission='hw', score=4, max_score=8, problems=1, hidden=True, seed=7)"
     )
+
+
+def test_cases_and_probe_outputs_print_without_their_arrays():
+    case = judge.make_case(registry.load("adam"), 1)
+    assert repr(case).startswith("Case(problem='adam', inputs=") and len(repr(case)) < 80
+    output = ProbeOutput({"a": np.zeros(10_000)}, {"step": StepError("E", "m")})
+    assert repr(output) == "ProbeOutput(arrays=1, errors=['step'])"
