@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader import autograder, leaks, references
+from grader import autograder, judge, leaks, references
 from grader.assign import find_regions
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -211,12 +211,14 @@ def test_bundle_has_gradescope_entry_points_at_its_root_and_root_only_answers(bu
 
 
 @pytest.mark.slow
-def test_hidden_references_differ_from_public_ones(bundle):
+def test_hidden_cases_are_those_of_grade_hidden_with_the_bundle_seed(bundle):
     with zipfile.ZipFile(bundle.zip_path) as archive:
         hidden = np.load(io.BytesIO(archive.read(autograder.ANSWERS_FILE)), allow_pickle=False)
         digest = bytes(hidden[f"logsumexp/{references.DIGEST_KEY}"]).decode()
     public = bytes(references.load()[f"logsumexp/{references.DIGEST_KEY}"]).decode()
     assert digest != public
+    # the cases of `grade --hidden --seed SEED`, so an instructor can reproduce them locally
+    assert digest == judge.make_case(references.registry.load("logsumexp"), SEED).digest
 
 
 # ---------------------------------------------------------------- building
