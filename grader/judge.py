@@ -27,7 +27,7 @@ import numpy as np
 
 from grader import problems as registry
 from grader.channel import ProbeOutput, StepError
-from grader.problems.base import Check, Verdict
+from grader.problems.base import Check, ErrorHint, Verdict, explain_error
 from grader.results import CheckResult, ProblemResult, RunResult
 from grader.runner import RunOutcome, run_probe
 
@@ -209,8 +209,15 @@ def step_error(errors: dict[str, StepError], output: str) -> StepError | None:
     return None
 
 
-def evaluate(check: Check, got: ProbeOutput, expected: dict[str, np.ndarray], reveal: bool):
-    """One CheckResult from the student's output and the reference's."""
+def evaluate(
+    check: Check,
+    got: ProbeOutput,
+    expected: dict[str, np.ndarray],
+    reveal: bool,
+    hints: tuple[ErrorHint, ...] = (),
+):
+    """One CheckResult from the student's output and the reference's; `hints` are the problem's
+    own ErrorHints for the exceptions its code typically raises."""
     for name in check.outputs:
         if name in got.arrays:
             continue
@@ -222,7 +229,8 @@ def evaluate(check: Check, got: ProbeOutput, expected: dict[str, np.ndarray], re
             return CheckResult(
                 check.name, False, f"not implemented: {error.describe()}", check.weight, stub
             )
-        return CheckResult(check.name, False, f"raised {error.describe()}", check.weight)
+        explained = explain_error(error.type, error.message, error.where, hints)
+        return CheckResult(check.name, False, f"raised {explained}", check.weight)
     absent = [name for name in check.outputs if name not in expected]
     if absent:
         return CheckResult(
@@ -254,7 +262,8 @@ def judge_problem(
     if outcome.output is None:
         return ProblemResult(**base, error=outcome.failure, seconds=outcome.seconds)
     checks = tuple(
-        evaluate(check, outcome.output, reference, reveal) for check in case.module.CHECKS
+        evaluate(check, outcome.output, reference, reveal, problem.error_hints)
+        for check in case.module.CHECKS
     )
     return ProblemResult(**base, checks=checks, seconds=outcome.seconds)
 

@@ -42,8 +42,12 @@ def probe(p) -> None:
         common.run(p, name, lambda params, config=config: ndl.optim.Adam(params, **config), moments)
 
 
+def _param(index: int) -> str:
+    return f"parameter {index} (shape {common.SHAPES[index]})"
+
+
 CHECKS = [
-    close(f"{name}: parameters after step {step + 1}", f"{name}/w{index}_{step}")
+    close(f"{name}: parameters after step {step + 1}", f"{name}/w{index}_{step}", _param(index))
     for name in CONFIGS
     for step in range(common.STEPS)
     for index in range(len(common.SHAPES))

@@ -40,6 +40,8 @@ class Problem:
     files: tuple[str, ...] = ()
     timeout: float = 60.0
     hint: str = ""
+    # The typical exceptions of this problem's code, and what to tell the student about each.
+    error_hints: tuple[ErrorHint, ...] = ()
 
     @property
     def needed_files(self) -> tuple[str, ...]:
@@ -63,6 +65,77 @@ class Check:
     extra: dict = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ErrorHint:
+    """What to tell a student whose step raised `type` (in a file whose path ends with `where`,
+    with a message containing `says`): `hint`. `drop_message` leaves out an unreadable message
+    (a KeyError's text is the repr of the missing key, e.g. a whole tensor)."""
+
+    type: str
+    hint: str
+    where: str = ""
+    says: str = ""
+    drop_message: bool = False
+
+    def matches(self, type_name: str, message: str, where: str) -> bool:
+        file = where.rsplit(":", 1)[0]
+        return (
+            type_name == self.type
+            and (not self.where or file.endswith(self.where))
+            and self.says in message
+        )
+
+
+# Exceptions any problem can run into, through code that problems share.
+COMMON_ERROR_HINTS = (
+    ErrorHint(
+        "KeyError",
+        "backward() reached a node that was never given an adjoint: is find_topo_sort "
+        "returning the nodes in topological order (inputs before outputs)? (graded in autodiff)",
+        where="needle/autograd.py",
+        drop_message=True,
+    ),
+    ErrorHint(
+        "RecursionError",
+        "find_topo_sort or backward() recursed without end: mark a node visited before "
+        "visiting its inputs (graded in autodiff)",
+        where="needle/autograd.py",
+    ),
+    ErrorHint(
+        "ValueError",
+        "a gradient() passed out_grad to broadcast_to without reshaping it first: keep the "
+        "reduced axes as 1 (reshape), then broadcast (op gradients are graded in ops_backward)",
+        says="broadcast_to: cannot broadcast",
+    ),
+    ErrorHint(
+        "TypeError",
+        "a value became float64: scale by Python floats, not numpy float64 arrays or scalars",
+        says="dtype differs",
+    ),
+    ErrorHint(
+        "AttributeError",
+        "compute() receives and returns numpy arrays; gradient() works on Tensors with needle ops",
+        says="'numpy.ndarray' object has no attribute",
+    ),
+)
+
+
+def explain_error(
+    type_name: str, message: str, where: str, hints: tuple[ErrorHint, ...] = ()
+) -> str:
+    """ "Type: message (file:line); hint: ..." for a step's exception, with the first matching
+    hint of `hints` (the problem's own) or of COMMON_ERROR_HINTS."""
+    hint = next(
+        (h for h in (*hints, *COMMON_ERROR_HINTS) if h.matches(type_name, message, where)), None
+    )
+    text = type_name
+    if message and not (hint and hint.drop_message):
+        text += f": {message}"
+    if where:
+        text += f" ({where})"
+    return f"{text}; hint: {hint.hint}" if hint else text
+
+
 # ----- comparisons (trusted side) -----------------------------------------------------------------
 
 # Tolerances. float32 carries about 7 significant digits; a correct implementation that sums or
@@ -82,13 +155,21 @@ def _index(index: tuple[int, ...]) -> str:
     return "" if not index else " at index " + str(tuple(int(i) for i in index))
 
 
+def _label(what: str) -> str:
+    """ "what: " for a message, or nothing (the check's name already says what is compared)."""
+    return f"{what}: " if what else ""
+
+
 def mismatch(
     got: np.ndarray, expected: np.ndarray, rtol: float, atol: float, reveal: bool
 ) -> str | None:
     """Why `got` is not close to `expected` (shape, NaN/inf, worst element), or None if it is.
 
-    Hidden cases (`reveal` False) get no error magnitudes: with the student's own value, the
-    absolute and relative errors of an element would give its expected value back."""
+    The worst element is named by its index with both values, its absolute error, its relative
+    error only where the expected value is clearly away from 0 (relative to ~0 means nothing), and
+    how many elements are off. Hidden cases (`reveal` False) get no error magnitudes: with the
+    student's own value, the absolute and relative errors of an element would give its expected
+    value back."""
     got = np.asarray(got)
     expected = np.asarray(expected)
     if got.shape != expected.shape:
@@ -112,48 +193,80 @@ def mismatch(
         return None
     flat = int(np.argmax(error - allowed))
     index = np.unravel_index(flat, got.shape)
+    beyond = int(np.count_nonzero(error > allowed))
     if not reveal:
-        beyond = int(np.count_nonzero(error > allowed))
         return (
             f"values differ from the reference{_index(index)} "
             f"({beyond} of {got.size} elements beyond tolerance)"
         )
     worst = float(error.reshape(-1)[flat])
-    relative = worst / max(abs(float(expected64.reshape(-1)[flat])), 1e-300)
     wanted, came = float(expected64.reshape(-1)[flat]), float(got64.reshape(-1)[flat])
+    # A relative error says something only where the expected value is well above the absolute
+    # tolerance (and above 0): next to 0 it is the absolute error divided by almost nothing.
+    floor = max(10 * atol, 1e-12)
+    relative = f" (relative {worst / abs(wanted):.3g})" if abs(wanted) >= floor else ""
+    count = f" ({beyond} of {got.size} elements off)" if got.size > 1 else ""
     return (
-        f"max abs error {worst:.3g}{_index(index)} (relative {relative:.3g}): "
-        f"expected {wanted:.6g}, got {came:.6g}"
+        f"max abs error {worst:.3g}{_index(index)}{relative}: "
+        f"expected {wanted:.6g}, got {came:.6g}{count}"
     )
 
 
-def close(name: str, output: str, what: str = "", weight: float = 1.0, **tolerance: float) -> Check:
-    """The student's output equals the reference's (shape first, then values within tolerance)."""
+def _with_hint(text: str, hint: str) -> str:
+    return f"{text}; hint: {hint}" if hint else text
+
+
+def close(
+    name: str,
+    output: str,
+    what: str = "",
+    weight: float = 1.0,
+    hint: str = "",
+    **tolerance: float,
+) -> Check:
+    """The student's output equals the reference's (shape first, then values within tolerance).
+    `what` names the compared quantity when the check's name does not; `hint` is shown on failure
+    (public and hidden cases alike: it must say nothing about the expected values)."""
     tol = {**F32, **tolerance}
 
     def judge(got: dict, expected: dict, reveal: bool) -> None:
         problem = mismatch(got[output], expected[output], tol["rtol"], tol["atol"], reveal)
         if problem:
-            raise Verdict(f"{what or output}: {problem}")
+            raise Verdict(_with_hint(f"{_label(what)}{problem}", hint))
 
     return Check(name, (output,), judge, weight)
 
 
-def equal(name: str, output: str, what: str = "", weight: float = 1.0) -> Check:
+def equal(name: str, output: str, what: str = "", weight: float = 1.0, hint: str = "") -> Check:
     """Exactly the reference's values (integer results, orders, flags)."""
 
     def judge(got: dict, expected: dict, reveal: bool) -> None:
         g, e = np.asarray(got[output]), np.asarray(expected[output])
         if g.shape != e.shape:
-            raise Verdict(f"{what or output}: expected shape {e.shape}, got shape {g.shape}")
+            text = f"{_label(what)}expected shape {e.shape}, got shape {g.shape}"
+            if reveal and e.size <= 12 and g.size <= 12:  # e.g. a shape, a list of counts
+                text = f"{_label(what)}expected {e.tolist()}, got {g.tolist()}"
+            raise Verdict(_with_hint(text, hint))
         if not np.array_equal(g, e):
             index = np.unravel_index(int(np.argmax(g != e)), g.shape) if g.ndim else ()
-            text = f"{what or output}: differs{_index(index)}"
-            if reveal:
-                text += f": expected {e.tolist()}, got {g.tolist()}" if e.size <= 12 else ""
-            raise Verdict(text)
+            text = f"{_label(what)}differs{_index(index)}"
+            if reveal and e.size <= 12:
+                text += f": expected {e.tolist()}, got {g.tolist()}"
+            raise Verdict(_with_hint(text, hint))
 
     return Check(name, (output,), judge, weight)
+
+
+# A gradient whose shape is not its input's almost always skipped summing over broadcast axes.
+# (Both hints are shown in hidden mode too: they say nothing about expected values.)
+SHAPE_HINT = "a gradient has the shape of its input: sum over the axes that were broadcast"
+
+
+# For gradients a module problem gets through backward(): its own code is only the forward.
+BACKWARD_HINT = (
+    "with the forward checks passing, look at the op gradients (ops_backward) and backward() "
+    "(autodiff) this runs through"
+)
 
 
 def gradient(
@@ -169,20 +282,37 @@ def gradient(
         )
         if against_reference is None:
             return
-        label = what or output
+        label = _label(what)
+        shape_wrong = np.shape(got[output]) != np.shape(expected[output])
+        if shape_wrong:
+            raise Verdict(f"{label}{against_reference}; hint: {SHAPE_HINT}")
         if numeric not in got:
-            raise Verdict(f"{label}: {against_reference}")
+            raise Verdict(f"{label}{against_reference}")
         # Hidden cases: the finite differences of a correct forward are the expected gradient.
         against_own = mismatch(got[output], got[numeric], NUMERIC["rtol"], NUMERIC["atol"], reveal)
         if against_own is None:
             raise Verdict(
-                f"{label}: your gradient agrees with finite differences of your own forward, "
+                f"{label}your gradient agrees with finite differences of your own forward, "
                 f"but your forward disagrees with the reference: fix the forward first "
                 f"({against_reference})"
             )
+        if not reveal:
+            raise Verdict(
+                f"{label}your gradient disagrees with finite differences of your own forward "
+                f"({against_own}); vs the reference: {against_reference}"
+            )
+        numeric_ok = (
+            mismatch(got[numeric], expected[output], NUMERIC["rtol"], NUMERIC["atol"], True) is None
+        )
+        if numeric_ok:
+            raise Verdict(
+                f"{label}your forward is right, but your gradient disagrees with finite "
+                f"differences of your own forward: {against_reference}"
+            )
         raise Verdict(
-            f"{label}: your gradient disagrees with finite differences of your own forward "
-            f"({against_own}); vs the reference: {against_reference}"
+            f"{label}your gradient disagrees with finite differences of your own forward "
+            f"({against_own}), and your forward disagrees with the reference: fix the forward "
+            "first"
         )
 
     return Check(name, (output,), judge, weight)

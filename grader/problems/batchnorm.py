@@ -13,7 +13,7 @@ import gc
 
 import numpy as np
 
-from grader.problems.base import Problem, close, equal, holds
+from grader.problems.base import BACKWARD_HINT, Problem, close, equal, holds
 
 _NN = "needle/nn/nn_basic.py"
 PROBLEM = Problem(
@@ -112,8 +112,8 @@ CHECKS = [
     # A nearly constant feature normalises to values of size ~0.2 that depend on where eps goes;
     # float32 cancellation in x - mean costs ~1e-4 relative there, hence atol 1e-3.
     close("eps inside the square root (a nearly constant feature)", "flat", atol=1e-3),
-    close("gradient wrt the input", "grad/x", atol=1e-4),
-    close("gradient wrt weight", "grad/w", atol=1e-4),
-    close("gradient wrt bias", "grad/b"),
+    close("gradient wrt the input", "grad/x", atol=1e-4, hint=BACKWARD_HINT),
+    close("gradient wrt weight", "grad/w", atol=1e-4, hint=BACKWARD_HINT),
+    close("gradient wrt bias", "grad/b", hint=BACKWARD_HINT),
     holds("no graph kept alive across steps", ("alive",), _flat),
 ]

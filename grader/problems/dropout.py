@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.problems.base import Problem, close, holds
+from grader.problems.base import BACKWARD_HINT, Problem, close, holds
 
 _NN = "needle/nn/nn_basic.py"
 PROBLEM = Problem(
@@ -74,5 +74,5 @@ CHECKS = [
     close("training forward (seeded mask, rescaled)", "train", weight=2.0),
     holds("drops a fraction p and rescales by 1/(1-p)", ("large",), _statistics, weight=2.0),
     close("eval mode is the identity", "eval"),
-    close("gradient", "grad"),
+    close("gradient", "grad", hint=BACKWARD_HINT),
 ]

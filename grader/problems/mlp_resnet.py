@@ -18,7 +18,7 @@ import contextlib
 
 import numpy as np
 
-from grader.problems.base import Problem, close, equal
+from grader.problems.base import Check, Problem, Verdict, close, equal
 
 _APP = "apps/mlp_resnet.py"
 PROBLEM = Problem(
@@ -50,8 +50,17 @@ IMPORTS = ("apps.mlp_resnet",)
 # The course's published parameter counts: (dim, hidden, blocks, classes) -> count.
 COUNTS = ((150, 100, 5, 10), (10, 100, 1, 100))
 BLOCK_COUNTS = ((15, 2), (784, 100))
-# Module kinds for the structure check.
+# Module kinds for the structure check (the probe's stand-ins are named after what they stand for).
 KINDS = {"Linear": 1, "ReLU": 2, "Sequential": 3, "Residual": 4, "_Dropout": 5, "_Norm": 6}
+KIND_NAMES = {
+    0: "other",
+    1: "Linear",
+    2: "ReLU",
+    3: "Sequential",
+    4: "Residual",
+    5: "Dropout",
+    6: "norm",
+}
 
 
 def make_inputs(rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -240,16 +249,60 @@ def _train_mnist(app, optimizer):
     )
 
 
+_EPOCH = "(error rate, average loss per sample)"
+
+
+def _kind_names(values, start: int, stop: int) -> str:
+    names = [KIND_NAMES.get(int(v), "other") for v in values[start:stop]]
+    return ("... " if start > 0 else "") + ", ".join(names) + (" ..." if stop < len(values) else "")
+
+
+def _structure(got: dict, expected: dict, reveal: bool) -> None:
+    """The modules met walking the model (attributes in order, depth first), as kinds; on a
+    difference, the expected and the student's sequence around the first differing position."""
+    mine = [int(v) for v in np.asarray(got["structure"]).reshape(-1)]
+    wanted = [int(v) for v in np.asarray(expected["structure"]).reshape(-1)]
+    if mine == wanted:
+        return
+    first = next(
+        (k for k, (a, b) in enumerate(zip(mine, wanted, strict=False)) if a != b),
+        min(len(mine), len(wanted)),
+    )
+    if not reveal:
+        raise Verdict(f"module kinds in attribute order: differs at index ({first},)")
+    start, stop = max(0, first - 3), first + 4
+    raise Verdict(
+        f"modules in the order they are built differ at position {first} (of {len(wanted)}): "
+        f"expected {_kind_names(wanted, start, stop)}; yours {_kind_names(mine, start, stop)}"
+        "; hint: create the modules in the order they run (the formulas at the top of the file)"
+    )
+
+
 CHECKS = [
     equal("ResidualBlock parameter counts", "counts/blocks", "parameters of ResidualBlock"),
     equal("MLPResNet parameter counts", "counts/nets", "parameters of MLPResNet"),
-    equal("module structure", "structure", "module kinds in attribute order"),
+    Check("module structure", ("structure",), _structure),
     equal("drop_prob reaches every Dropout", "structure/dropout", "Dropout probabilities"),
     close("forward with given weights", "forward", weight=2.0),
-    close("epoch with an optimizer (error, loss)", "epoch/train", weight=2.0),
-    equal("epoch with an optimizer uses train mode", "epoch/train_mode", "model.training"),
-    close("epoch without an optimizer (error, loss)", "epoch/eval"),
-    equal("epoch without an optimizer uses eval mode", "epoch/eval_mode", "model.training"),
-    close("train_mnist on a tiny data set", "train_mnist", weight=2.0),
+    close("epoch with an optimizer (error, loss)", "epoch/train", _EPOCH, weight=2.0),
+    equal(
+        "epoch with an optimizer uses train mode",
+        "epoch/train_mode",
+        "model.training after epoch(batches, model, opt)",
+        hint="call model.train() when an optimizer is given",
+    ),
+    close("epoch without an optimizer (error, loss)", "epoch/eval", _EPOCH),
+    equal(
+        "epoch without an optimizer uses eval mode",
+        "epoch/eval_mode",
+        "model.training after epoch(batches, model)",
+        hint="call model.eval() when opt is None",
+    ),
+    close(
+        "train_mnist on a tiny data set",
+        "train_mnist",
+        "(train error, train loss, test error, test loss)",
+        weight=2.0,
+    ),
     equal("train_mnist shuffles the training set only", "train_mnist/shuffle", "shuffle flags"),
 ]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.problems.base import Problem, close, equal, holds
+from grader.problems.base import BACKWARD_HINT, Problem, close, equal, holds
 
 _NN = "needle/nn/nn_basic.py"
 PROBLEM = Problem(
@@ -145,9 +145,14 @@ CHECKS = [
     close("Linear forward", "linear"),
     close("Linear forward on (2, 5, 4) input", "linear_nd"),
     close("Linear without bias", "linear_nobias"),
-    close("Linear gradient wrt weight", "linear_grad/w"),
-    close("Linear gradient wrt bias", "linear_grad/b", "bias.grad (shape (1, out))"),
-    close("Linear gradient wrt input", "linear_grad/x"),
+    close("Linear gradient wrt weight", "linear_grad/w", hint=BACKWARD_HINT),
+    close(
+        "Linear gradient wrt bias",
+        "linear_grad/b",
+        "bias.grad (shape (1, out))",
+        hint=BACKWARD_HINT,
+    ),
+    close("Linear gradient wrt input", "linear_grad/x", hint=BACKWARD_HINT),
     close("ReLU module", "relu"),
     close("Identity module", "identity"),
     close("Flatten", "flatten"),

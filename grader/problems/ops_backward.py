@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from grader.problems import op_cases
-from grader.problems.base import Problem, gradient
+from grader.problems.base import ErrorHint, Problem, gradient
 
 _OPS = "needle/ops/ops_mathematic.py"
 PROBLEM = Problem(
@@ -42,6 +42,15 @@ PROBLEM = Problem(
         )
     ),
     hint="gradient() returns one partial adjoint per input, built from needle ops",
+    error_hints=(
+        ErrorHint(
+            "ValueError",
+            "the operands of a matmul in a gradient do not fit: for C = A @ B, dA = G @ B^T and "
+            "dB = A^T @ G, where transpose() swaps the last two axes "
+            "(Transpose.compute, graded in ops_forward)",
+            says="matmul: inner dimensions differ",
+        ),
+    ),
 )
 
 

@@ -34,8 +34,12 @@ def probe(p) -> None:
         common.run(p, name, lambda params, config=config: ndl.optim.SGD(params, **config))
 
 
+def _param(index: int) -> str:
+    return f"parameter {index} (shape {common.SHAPES[index]})"
+
+
 CHECKS = [
-    close(f"{name}: parameters after step {step + 1}", f"{name}/w{index}_{step}")
+    close(f"{name}: parameters after step {step + 1}", f"{name}/w{index}_{step}", _param(index))
     for name in CONFIGS
     for step in (0, common.STEPS - 1)
     for index in range(len(common.SHAPES))

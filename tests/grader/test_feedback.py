@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from grader import judge
 from grader import problems as registry
 from grader.channel import ProbeOutput, StepError
+from grader.problems import base, mlp_resnet
 from grader.results import CheckResult, ProblemResult, RunResult
 
 STUBBED = """
@@ -82,3 +84,47 @@ def test_cases_and_probe_outputs_print_without_their_arrays():
     assert repr(case).startswith("Case(problem='adam', inputs=") and len(repr(case)) < 80
     output = ProbeOutput({"a": np.zeros(10_000)}, {"step": StepError("E", "m")})
     assert repr(output) == "ProbeOutput(arrays=1, errors=['step'])"
+
+
+def test_no_relative_error_next_to_an_expected_zero():
+    got, expected = np.array([0.5, -0.0193]), np.array([0.5, 0.0])
+    message = base.mismatch(got, expected, 1e-4, 1e-5, reveal=True)
+    assert message == (
+        "max abs error 0.0193 at index (1,): expected 0, got -0.0193 (1 of 2 elements off)"
+    )
+    away = base.mismatch(np.array([1.1, 2.0]), np.array([1.0, 2.0]), 1e-4, 1e-5, reveal=True)
+    assert "(relative 0.1)" in away and "expected 1, got 1.1" in away
+
+
+def test_hidden_mismatch_names_no_values():
+    message = base.mismatch(np.array([0.5, -0.0193]), np.zeros(2), 1e-4, 1e-5, reveal=False)
+    assert (
+        message
+        == "values differ from the reference at index (0,) (2 of 2 elements beyond tolerance)"
+    )
+
+
+def test_a_key_error_with_a_tensor_repr_becomes_a_sentence():
+    text = base.explain_error(
+        "KeyError", " [ 0.43540959  1.3473382 ]])", "needle/autograd.py:339", ()
+    )
+    assert "0.4354" not in text and text.startswith("KeyError (needle/autograd.py:339); hint:")
+    assert "topological order (inputs before outputs)" in text
+    elsewhere = base.explain_error("KeyError", "'w'", "needle/optim.py:12", ())
+    assert elsewhere == "KeyError: 'w' (needle/optim.py:12)"
+
+
+def test_module_structure_names_the_expected_and_the_given_kinds():
+    (check,) = [c for c in mlp_resnet.CHECKS if c.name == "module structure"]
+    wanted = np.array([3, 1, 2, 3, 4, 3, 1, 6, 2, 5, 1, 6, 2])
+    mine = wanted.copy()
+    mine[7], mine[8] = 2, 6
+    with pytest.raises(base.Verdict) as public:
+        check.judge({"structure": mine}, {"structure": wanted}, True)
+    text = str(public.value)
+    assert "position 7" in text
+    assert "expected ... Residual, Sequential, Linear, norm, ReLU, Dropout, Linear ..." in text
+    assert "yours ... Residual, Sequential, Linear, ReLU, norm, Dropout, Linear ..." in text
+    with pytest.raises(base.Verdict) as hidden:
+        check.judge({"structure": mine}, {"structure": wanted}, False)
+    assert str(hidden.value) == "module kinds in attribute order: differs at index (7,)"
