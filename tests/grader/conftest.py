@@ -9,7 +9,10 @@
         assert scores["logsumexp"] < 8 and scores["adam"] == 7
 
 It copies solutions/needle and solutions/apps to a temporary folder, replaces OLD_TEXT (which must
-occur exactly once) by NEW_TEXT in that one file, grades, and returns {problem id: score}.
+occur exactly once) by NEW_TEXT in that one file, grades, and returns {problem id: score}. With
+`full=True` it returns the whole RunResult instead (checks and their messages):
+
+    result = grade_edited(path, OLD_TEXT, NEW_TEXT, problems=["logsumexp"], full=True)
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import pytest
 from grader import judge
 from grader.assign import strip_tree, write_tree
 from grader.problems import PROBLEM_IDS
+from grader.results import RunResult
 
 ROOT = Path(__file__).resolve().parents[2]
 SOLUTIONS = ROOT / "solutions"
@@ -61,12 +65,17 @@ def skeleton(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def grade_edited(tmp_path: Path):
-    """grade_edited(path, old, new, problems=None, **grade_kwargs) -> {problem id: score}."""
+    """grade_edited(path, old, new, problems=None, full=False, **grade_kwargs) ->
+    {problem id: score}, or the RunResult itself with full=True."""
 
-    def run(path: str, old: str, new: str, problems=None, **kwargs) -> dict[str, float]:
+    def run(
+        path: str, old: str, new: str, problems=None, full: bool = False, **kwargs
+    ) -> dict[str, float] | RunResult:
         root = copy_solutions(tmp_path / f"edit{len(list(tmp_path.iterdir()))}")
         edit_file(root / path, old, new)
         result = judge.grade(root, problems, **kwargs)
+        if full:
+            return result
         return {problem.id: problem.score for problem in result.problems}
 
     return run

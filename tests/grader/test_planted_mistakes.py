@@ -9,18 +9,14 @@ for every mistake, so collateral damage anywhere is caught.
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
-from grader import judge
 from grader import problems as registry
 
 pytestmark = pytest.mark.slow
 
-SOLUTIONS = judge.REPO_ROOT / "solutions"
 FULL = {pid: registry.load(pid).PROBLEM.points for pid in registry.PROBLEM_IDS}
 
 OPS = "needle/ops/ops_mathematic.py"
@@ -508,19 +504,6 @@ MESSAGES = {
 }
 
 
-def plant(dest: Path, mistake: Mistake) -> Path:
-    """A copy of solutions/needle and solutions/apps with `mistake` planted."""
-    for package in ("needle", "apps"):
-        shutil.copytree(
-            SOLUTIONS / package, dest / package, ignore=shutil.ignore_patterns("__pycache__")
-        )
-    path = dest / mistake.path
-    text = path.read_text()
-    assert text.count(mistake.old) == 1, f"{mistake.id}: the text to replace is not unique"
-    path.write_text(text.replace(mistake.old, mistake.new))
-    return dest
-
-
 def test_mistakes_are_distinct_and_name_real_problems():
     ids = [mistake.id for mistake in MISTAKES]
     assert len(ids) == len(set(ids))
@@ -547,10 +530,10 @@ def test_planted_mistake_loses_points_on_its_own_problem_only(grade_edited, mist
 
 
 @pytest.mark.parametrize("mistake_id", sorted(MESSAGES))
-def test_planted_mistake_message_names_the_failure(tmp_path, mistake_id):
+def test_planted_mistake_message_names_the_failure(grade_edited, mistake_id):
     mistake = next(m for m in MISTAKES if m.id == mistake_id)
     check_name, words = MESSAGES[mistake_id]
-    result = judge.grade(plant(tmp_path, mistake), [mistake.own])
+    result = grade_edited(mistake.path, mistake.old, mistake.new, [mistake.own], full=True)
     (problem,) = result.problems
     assert problem.error == ""
     failed = {check.name: check.message for check in problem.checks if not check.passed}
