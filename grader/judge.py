@@ -16,6 +16,7 @@ import ast
 import hashlib
 import os
 import re
+import threading
 import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
@@ -76,6 +77,19 @@ def inputs_digest(inputs: dict[str, np.ndarray]) -> str:
     return digest.hexdigest()
 
 
+_PARSE_LOCK = threading.Lock()
+
+
+def parse_source(source: str | bytes, filename: str = "<unknown>") -> ast.Module:
+    """`ast.parse`, one thread at a time.
+
+    CPython 3.11 can raise a spurious `SystemError: AST constructor recursion depth mismatch` when
+    threads parse at once (gh-106905); the judge parses submissions from a thread pool.
+    """
+    with _PARSE_LOCK:
+        return ast.parse(source, filename=filename)
+
+
 def syntax_errors(submission: Path) -> dict[str, str]:
     """{relative path: message} for every .py file of needle/ and apps/ that does not parse."""
     broken: dict[str, str] = {}
@@ -86,7 +100,7 @@ def syntax_errors(submission: Path) -> dict[str, str]:
         for path in sorted(folder.rglob("*.py")):
             rel = path.relative_to(submission).as_posix()
             try:
-                ast.parse(path.read_bytes(), filename=rel)
+                parse_source(path.read_bytes(), filename=rel)
             except SyntaxError as error:
                 broken[rel] = f"SyntaxError in {rel}:{error.lineno}: {error.msg}"
             except (ValueError, OSError, RecursionError, MemoryError) as error:
@@ -121,7 +135,7 @@ def file_stubs(text: str) -> list[str]:
     """Qualified names of the functions in `text` whose solution region holds nothing but a
     `raise NotImplementedError(...)` line (comments and blank lines aside)."""
     try:
-        definitions = _definitions(ast.parse(text))
+        definitions = _definitions(parse_source(text))
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return []
     lines = text.splitlines()
