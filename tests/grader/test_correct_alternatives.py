@@ -61,6 +61,15 @@ ALTERNATIVES = [
         "return grad * exp(Z - broadcast_to(reshape(node, kept), Z.shape))",
     ),
     Alternative(
+        # softmax as exp(z - logsumexp(z)), logsumexp recomputed from the input: at 1e5 in float32
+        # z - logsumexp(z) loses digits, but the stability checks are forwards (and the gradient
+        # one is float64), so this common form keeps full marks.
+        "logsumexp_gradient_as_exp_of_input_minus_logsumexp",
+        LOG,
+        "return grad * shifted_exp / sum_exp",
+        "return grad * exp(Z - broadcast_to(reshape(logsumexp(Z, self.axes), kept), Z.shape))",
+    ),
+    Alternative(
         "softmax_loss_via_logsoftmax",
         NN,
         "z_y = (logits * y_one_hot).sum(axes=(1,))\n"
@@ -79,6 +88,16 @@ ALTERNATIVES = [
         "step_size = self.lr / (1 - self.beta1**self.t)\n"
         "            root = (1 - self.beta2**self.t) ** 0.5\n"
         "            w.data = w.data - step_size * m / (v**0.5 / root + self.eps)",
+    ),
+    Alternative(
+        # beta * m + (1 - beta) * g = m + (1 - beta) * (g - m), the same for v with g^2
+        "adam_moments_as_moving_average_increments",
+        OPTIM,
+        "m = self.beta1 * self.m.get(w, 0.0) + (1 - self.beta1) * g\n"
+        "            v = self.beta2 * self.v.get(w, 0.0) + (1 - self.beta2) * g**2",
+        "m_old, v_old = self.m.get(w, 0.0), self.v.get(w, 0.0)\n"
+        "            m = m_old + (1 - self.beta1) * (g - m_old)\n"
+        "            v = v_old + (1 - self.beta2) * (g * g - v_old)",
     ),
     Alternative(
         # momentum * u + (1 - momentum) * g = u + (1 - momentum) * (g - u)

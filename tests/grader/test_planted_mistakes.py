@@ -12,6 +12,7 @@ for every mistake, so collateral damage anywhere is caught.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pytest
@@ -145,6 +146,14 @@ MISTAKES = [
         "        sum_exp = array_api.sum(array_api.exp(Z - z_max), axis=self.axes, keepdims=True)\n"
         "        out = array_api.log(sum_exp) + z_max",
         "out = array_api.log(array_api.sum(array_api.exp(Z), axis=self.axes, keepdims=True))",
+        "logsumexp",
+    ),
+    Mistake(
+        "logsumexp_gradient_ignores_out_grad",
+        LOG,
+        "grad = broadcast_to(reshape(out_grad, kept), Z.shape)\n"
+        "        return grad * shifted_exp / sum_exp",
+        "return shifted_exp / sum_exp",
         "logsumexp",
     ),
     Mistake(
@@ -505,6 +514,26 @@ MESSAGES = {
         ("DROP probability",),
     ),
     "topo_sort_pre_order": ("topological order", ("differs", "expected")),
+    "topo_sort_reversed": (
+        "gradient of a leaf used three times",
+        ("KeyError (needle/autograd.py:", "topological order (inputs before outputs)"),
+    ),
+    "residual_block_relu_before_norm": (
+        "module structure",
+        (
+            "expected ... Residual, Sequential, Linear, norm, ReLU",
+            "yours ... Residual, Sequential, Linear, ReLU, norm",
+        ),
+    ),
+    "randb_true_with_probability_one_minus_p": (
+        "randb (seeded values)",
+        ("at index (0, 0): expected 0, got 1",),
+    ),
+    "logsumexp_gradient_ignores_out_grad": (
+        "logsumexp gradient, axes (1,)",
+        ("your forward is right", "disagrees with finite differences of your own forward"),
+    ),
+    "linear_bias_shape_out": ("Linear bias shape (1, out)", ("expected [1, 3], got [3]",)),
 }
 
 
@@ -545,3 +574,7 @@ def test_planted_mistake_message_names_the_failure(grade_edited, mistake_id):
         assert message.strip() and "Traceback" not in message, message
     for word in words:
         assert word in failed[check_name], failed[check_name]
+    # A relative error next to an expected 0 (a division by ~0, 1e+298) tells a student nothing.
+    for message in failed.values():
+        for relative in re.findall(r"relative ([-+.e\d]+)\)", message):
+            assert float(relative) < 1e6, message
