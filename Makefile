@@ -69,7 +69,9 @@ batch: $(STAMP)
 references: $(STAMP)
 	$(PYTHON) -m grader references
 
+# The release ships the public references: refuse it when they are stale.
 release: $(STAMP)
+	$(PYTHON) -m grader references --check
 	$(PYTHON) -m grader release
 
 # Gradescope: SEED=n fixes the hidden cases' seed (default: a fresh random one, recorded in the bundle).

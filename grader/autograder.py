@@ -147,19 +147,6 @@ def compute_references(root: Path, seed: int, jobs: int):
     return public, hidden
 
 
-def stale_public_references(fresh: dict[str, np.ndarray], stored: dict[str, np.ndarray]):
-    """The keys where the shipped public references differ from what solutions/ gives now."""
-    stale = sorted(set(fresh) ^ set(stored))
-    for key in sorted(set(fresh) & set(stored)):
-        a, b = np.asarray(fresh[key]), np.asarray(stored[key])
-        same = a.dtype == b.dtype and a.shape == b.shape
-        if same:
-            same = np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")
-        if not same:
-            stale.append(key)
-    return stale
-
-
 def _commit(root: Path) -> str:
     try:
         done = subprocess.run(
@@ -253,7 +240,7 @@ def build(
         raise BundleError(str(error)) from error
     public, hidden = compute_references(root, seed, jobs)
     stored = references.load(root / "grader" / "references" / "public.npz")
-    stale = stale_public_references(public, stored)
+    stale = references.stale_keys(public, stored)
     if stale:
         raise BundleError(
             f"the public references are stale in {len(stale)} array(s) ({', '.join(stale[:4])}): "

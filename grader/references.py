@@ -91,16 +91,56 @@ def compute(
     return arrays, failures
 
 
+def stale_keys(fresh: dict[str, np.ndarray], stored: dict[str, np.ndarray]) -> list[str]:
+    """The keys where the stored references differ from `fresh` ones (missing, extra, changed)."""
+    stale = sorted(set(fresh) ^ set(stored))
+    for key in sorted(set(fresh) & set(stored)):
+        a, b = np.asarray(fresh[key]), np.asarray(stored[key])
+        same = a.dtype == b.dtype and a.shape == b.shape
+        if same:
+            same = np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")
+        if not same:
+            stale.append(key)
+    return stale
+
+
+def check_current(solutions: Path = SOLUTIONS, stored: Path = PUBLIC_FILE, jobs: int = 2) -> str:
+    """Why the `stored` references differ from what `solutions` gives now ("" if they do not).
+
+    `make release` runs this first (`references --check`), so that students are never graded
+    locally against numbers other than the solutions give.
+    """
+    fresh, failures = compute(None, solutions, jobs)
+    if failures:
+        return "the reference solutions fail: " + "; ".join(failures)
+    stale = stale_keys(fresh, load(stored))
+    if stale:
+        return (
+            f"the public references are stale in {len(stale)} array(s) "
+            f"({', '.join(stale[:4])}): run `make references` first"
+        )
+    return ""
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--solutions", type=Path, default=SOLUTIONS, help="reference tree")
     parser.add_argument("--out", type=Path, default=PUBLIC_FILE, help="file to write")
     parser.add_argument("--jobs", type=int, default=2, help="parallel probe processes")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 when the stored references differ from what solutions/ gives",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     if not (args.solutions / "needle").is_dir():
         print(f"references: {args.solutions}/needle not found (instructors only)", file=sys.stderr)
         return 2
+    if args.check:
+        why_stale = check_current(args.solutions, args.out, args.jobs)
+        print(f"references: {why_stale or 'current'}", file=sys.stderr if why_stale else sys.stdout)
+        return 1 if why_stale else 0
     started = time.monotonic()
     arrays, failures = compute(None, args.solutions, args.jobs)
     for failure in failures:

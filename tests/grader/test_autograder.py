@@ -242,12 +242,12 @@ def test_stale_skeleton_is_refused(tmp_path):
 
 def test_public_references_that_differ_from_the_solutions_are_stale():
     stored = {"a/x": np.arange(3.0), "a/__inputs__": np.frombuffer(b"d", np.uint8)}
-    assert autograder.stale_public_references(dict(stored), stored) == []
+    assert references.stale_keys(dict(stored), stored) == []
     changed = {**stored, "a/x": np.array([0.0, 1.0, 2.5])}
-    assert autograder.stale_public_references(changed, stored) == ["a/x"]
-    assert autograder.stale_public_references({**stored, "a/y": np.zeros(1)}, stored) == ["a/y"]
+    assert references.stale_keys(changed, stored) == ["a/x"]
+    assert references.stale_keys({**stored, "a/y": np.zeros(1)}, stored) == ["a/y"]
     retyped = {**stored, "a/x": np.arange(3.0, dtype=np.float32)}
-    assert autograder.stale_public_references(retyped, stored) == ["a/x"]
+    assert references.stale_keys(retyped, stored) == ["a/x"]
 
 
 @pytest.mark.slow

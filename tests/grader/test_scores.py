@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
+import shutil
+
 import numpy as np
 import pytest
 
@@ -98,3 +101,22 @@ def test_stale_references_are_reported_not_used(monkeypatch):
     case.digest = "0" * 64
     outputs, why = references.public_outputs(case)
     assert outputs is None and "stale" in why
+
+
+@pytest.mark.slow
+def test_reference_check_refuses_what_the_solutions_no_longer_give(tmp_path, capsys):
+    """Does `grader references --check` (run by `make release`) fail when a solution's output
+    changed since `make references`, and pass on the committed tree?"""
+    solutions = tmp_path / "solutions"
+    shutil.copytree(SOLUTIONS, solutions, ignore=shutil.ignore_patterns("__pycache__"))
+    stored = tmp_path / "public.npz"  # a copy: the check must never write, but if it did...
+    shutil.copyfile(references.PUBLIC_FILE, stored)
+    args = argparse.Namespace(solutions=solutions, out=stored, jobs=2, check=True)
+    assert references.run(args) == 0
+    ops = solutions / "needle" / "ops" / "ops_logarithmic.py"
+    original = "return array_api.reshape(out, array_api.sum(out, axis=self.axes).shape)"
+    text = ops.read_text()
+    assert text.count(original) == 1
+    ops.write_text(text.replace(original, original + " + 0.01"))
+    assert references.run(args) == 1
+    assert "public references are stale" in capsys.readouterr().err
