@@ -39,9 +39,12 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 BEGIN = "### BEGIN YOUR SOLUTION"
 END = "### END YOUR SOLUTION"
 
-# Anything that looks like an attempt at a marker: one or more '#', BEGIN/END, an optional YOUR and
-# SOLUTION(S), in any case and spacing, alone on its line. Exact markers are matched first.
-_NEAR_MISS = re.compile(r"#+[\s_]*(BEGIN|END)[\s_]*(YOUR[\s_]*)?SOLUTIONS?\W*", re.IGNORECASE)
+# Anything that looks like an attempt at a marker: one or more '#', BEGIN/END, at most one other
+# word, then a word containing SOL (SOLUTION misspelled too), in any case and spacing, alone on its
+# line. Exact markers are matched first.
+_NEAR_MISS = re.compile(
+    r"#+[\s_]*(BEGIN|END)([\s_]*[A-Z]+)??[\s_]*[A-Z]*SOL[A-Z]*\W*", re.IGNORECASE
+)
 _DEFINITION = re.compile(r"(?P<indent>[ \t]*)(?:async[ \t]+)?(?:def|class)[ \t]+(?P<name>\w+)")
 
 SKIPPED_NAMES = {"__pycache__", ".ipynb_checkpoints", ".pytest_cache", ".DS_Store"}

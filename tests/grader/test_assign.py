@@ -122,6 +122,8 @@ ERROR_CASES = {
     "title_case": ("def f():\n    ### End Your Solution\n", "needle/mod.py:2: misspelled"),
     "no_space": ("def f():\n    ###BEGIN YOUR SOLUTION\n", "needle/mod.py:2: misspelled"),
     "trailing_space": ("def f():\n    ### BEGIN YOUR SOLUTION \n", "needle/mod.py:2: misspelled"),
+    "typo_in_solution": ("x = 1\n### END YOUR SOLUTON\n", "needle/mod.py:2: misspelled"),
+    "typo_in_your": ("def f():\n    ### BEGIN YUOR SOLUTION\n", "needle/mod.py:2: misspelled"),
 }
 
 
