@@ -29,14 +29,23 @@
 # line is your score. Cells whose first line is `# DO NOT EDIT` (set-up, demonstrations, checks)
 # are locked; cells that start with `# YOUR EXPERIMENTS` are yours. You write your code in the
 # files under `hw/needle/` (and `hw/apps/`), not in this notebook; after an edit, just re-run the
-# cells: `autoreload` picks up the change. Until you implement a function, the cells that need it
-# stop with `NotImplementedError: <the function> in <its file>`.
+# cells: `autoreload` reloads every changed file before each cell runs, so there is no need to
+# restart the kernel. Until you implement a function, the cells that need it stop with
+# `NotImplementedError: <the function> in <its file>`. A file that cannot be loaded (a syntax
+# error, say) is reported with its file and line: above a cell's output if autoreload met it (the
+# previous version stays in use until you fix the line), or by the set-up cell if needle could not
+# be imported at all (then fix the line and re-run the set-up cell). The check cells grade your
+# work in any case.
 
 # %% deletable=false editable=false tags=["setup"]
 # DO NOT EDIT: set-up. Imports needle from hw/ (NEEDLEWORK_SOLUTIONS=1: from solutions/).
 import os
 import sys
+import traceback
 from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
 
 
 def find_kit_root(start: Path) -> Path:
@@ -59,14 +68,45 @@ for path in (str(KIT_ROOT), str(LIBRARY)):  # LIBRARY ends up first on sys.path
 # %autoreload 2
 # %matplotlib inline
 
-import matplotlib.pyplot as plt
-import needle as ndl
-import numpy as np
-from needle import data, init, nn, optim
+from grader.notebook import check  # grades in a separate process: works even if needle is broken
 
-from grader.notebook import check
 
-print(f"needle imported from {Path(ndl.__file__).parent}")
+class NeedleNotImported:
+    """Stands in for needle when importing it failed: using it raises the reason."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+
+    def __getattr__(self, name: str):
+        raise ImportError(f"needle could not be imported: {self.reason}")
+
+
+def import_failure(error: Exception) -> str:
+    """'fix <file>:<line> first (<what went wrong>)', for the line of needle that failed."""
+    if isinstance(error, SyntaxError):  # also IndentationError
+        file, line = error.filename, error.lineno
+        what = f"{type(error).__name__}: {error.msg} in `{(error.text or '').strip()}`"
+    else:
+        frames = traceback.extract_tb(error.__traceback__)
+        in_library = [frame for frame in frames if frame.filename.startswith(str(LIBRARY))]
+        deepest = (in_library or frames)[-1]  # the last line of needle that ran
+        file, line = deepest.filename, deepest.lineno
+        what = f"{type(error).__name__}: {error}"
+    return f"fix {os.path.relpath(file, KIT_ROOT)}:{line} first ({what})"
+
+
+try:
+    import needle as ndl
+    from needle import data, init, nn, optim
+
+    print(f"needle imported from {Path(ndl.__file__).parent}")
+except Exception as error:
+    reason = import_failure(error)
+    ndl = data = init = nn = optim = NeedleNotImported(reason)
+    print(
+        f"needle could not be imported: {reason}, then re-run this cell; until then the cells "
+        "that use needle stop with this message, and the check cells still grade your work."
+    )
 
 # %% [markdown] deletable=false editable=false
 # ## BatchNorm1d (problem `batchnorm`)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from pathlib import Path
 
 import jupytext
@@ -88,7 +89,7 @@ def stub_messages() -> set[str]:
 
 
 def execute(path: Path, use_solutions: bool) -> nbformat.NotebookNode:
-    """Run a notebook top to bottom in a fresh ipykernel of this interpreter, from notebooks/.
+    """Run a notebook top to bottom in a fresh ipykernel of this interpreter, from its folder.
 
     The kernel is "python3" resolved by ipykernel itself (no kernel spec directories searched),
     i.e. the interpreter running the tests, so nothing needs installing on a fresh machine.
@@ -106,7 +107,7 @@ def execute(path: Path, use_solutions: bool) -> nbformat.NotebookNode:
         km=manager,
         timeout=CELL_TIMEOUT,
         allow_errors=not use_solutions,
-        resources={"metadata": {"path": str(NOTEBOOKS)}},
+        resources={"metadata": {"path": str(path.parent)}},
     )
     client.execute(env=env)
     return nb
@@ -265,3 +266,54 @@ def test_notebook_stops_only_at_stubs_against_hw(path):
             assert not errors_of(cell), cell.source[:60]
             problem, score, max_score = last_score(cell)
             assert score < max_score, f"{problem}: the untouched skeleton got {score}/{max_score}"
+
+
+def copy_of_the_kit(destination: Path) -> Path:
+    """grader/, notebooks/ and hw/ copied to `destination`, to break a file of hw/ there."""
+    for folder in ("grader", "notebooks", "hw"):
+        ignore = shutil.ignore_patterns("__pycache__")
+        shutil.copytree(ROOT / folder, destination / folder, ignore=ignore)
+    return destination
+
+
+# A file of hw/ that does not import, made by rewriting its `class Optimizer:` line, and what the
+# set-up cell must quote about it besides its file and line.
+UNIMPORTABLE = {
+    "syntax_error": ("class Optimizer\n", "SyntaxError: expected ':' in `class Optimizer`"),
+    "missing_module": ("from .no_such_module import name\nclass Optimizer:\n", "no_such_module"),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("planted", UNIMPORTABLE)
+def test_a_file_that_does_not_import_is_named_once_and_checks_still_grade(tmp_path, planted):
+    """With hw/needle/optim.py unimportable, does the set-up cell name its file and line, does
+    every later error repeat that one ImportError (no NameError cascade), and do the numpy-only
+    demonstrations and the check of a problem outside that file still run?"""
+    replacement, quoted = UNIMPORTABLE[planted]
+    kit = copy_of_the_kit(tmp_path)
+    optim = kit / "hw" / "needle" / "optim.py"
+    lines = optim.read_text().splitlines(keepends=True)
+    line = lines.index("class Optimizer:\n") + 1
+    lines[line - 1] = replacement
+    optim.write_text("".join(lines))
+    where = f"hw/needle/optim.py:{line}"
+
+    nb = execute(kit / "notebooks" / "02_numerical_stability.ipynb", use_solutions=False)
+    setup, *cells = code_cells(nb)
+    assert not errors_of(setup), errors_of(setup)
+    assert f"needle could not be imported: fix {where} first" in stdout_of(setup), stdout_of(setup)
+    assert quoted in stdout_of(setup), stdout_of(setup)
+    checks = [cell for cell in cells if "check" in tags(cell)]
+    numpy_only = [cell for cell in cells if "(numpy only)" in cell.source.splitlines()[0]]
+    assert checks and numpy_only, "02_numerical_stability lost its check or numpy-only cells"
+    for cell in cells:
+        assert cell.execution_count is not None, f"not executed: {cell.source[:60]!r}"
+        for error in errors_of(cell):
+            message = f"{cell.source[:60]!r}: {error.ename}: {error.evalue}"
+            assert error.ename == "ImportError", message
+            assert error.evalue.startswith(f"needle could not be imported: fix {where}"), message
+    for cell in numpy_only + checks:
+        assert not errors_of(cell), f"{cell.source[:60]!r}: {errors_of(cell)}"
+    assert [last_score(cell)[0] for cell in checks] == ["logsumexp"]
+    assert any(errors_of(cell) for cell in cells), "no demonstration used needle"
