@@ -17,26 +17,13 @@ from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 
+from grader.problems import PROBLEM_IDS
+
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
 NOTEBOOK_PATHS = sorted(NOTEBOOKS.glob("*.ipynb"))
 SOURCE_PATHS = sorted(NOTEBOOKS.glob("*.py"))
-PROBLEMS = {
-    "ops_forward",
-    "ops_backward",
-    "autodiff",
-    "logsumexp",
-    "softmax_loss",
-    "init",
-    "nn_basic",
-    "layernorm",
-    "batchnorm",
-    "dropout",
-    "sgd",
-    "adam",
-    "data",
-    "mlp_resnet",
-}
+PROBLEMS = set(PROBLEM_IDS)  # every graded problem has a check cell somewhere
 LOCKED_MARK = "# DO NOT EDIT"
 EXPERIMENT_MARK = "# YOUR EXPERIMENTS"
 # `check(...)` returns the result; `_ =` keeps Jupyter from displaying it after the score line.
