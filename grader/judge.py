@@ -232,33 +232,41 @@ def evaluate(
 ):
     """One CheckResult from the student's output and the reference's; `hints` are the problem's
     own ErrorHints for the exceptions its code typically raises."""
+
+    def result(passed: bool, message: str = "", stub: str = "") -> CheckResult:
+        return CheckResult(
+            check.name,
+            passed,
+            message,
+            check.weight,
+            stub,
+            kind=check.kind,
+            group=check.group,
+            member=check.member,
+        )
+
     for name in check.outputs:
         if name in got.arrays:
             continue
         error = step_error(got.errors, name)
         if error is None:
-            return CheckResult(check.name, False, f"no result for {name}", check.weight)
+            return result(False, f"no result for {name}")
         if error.not_implemented:
             stub = error.message or error.where
-            return CheckResult(
-                check.name, False, f"not implemented: {error.describe()}", check.weight, stub
-            )
-        explained = explain_error(error.type, error.message, error.where, hints)
-        return CheckResult(check.name, False, f"raised {explained}", check.weight)
+            return result(False, f"not implemented: {error.describe()}", stub)
+        return result(
+            False, f"raised {explain_error(error.type, error.message, error.where, hints)}"
+        )
     absent = [name for name in check.outputs if name not in expected]
     if absent:
-        return CheckResult(
-            check.name, False, f"grader error: no reference for {absent[0]}", check.weight
-        )
+        return result(False, f"grader error: no reference for {absent[0]}")
     try:
         check.judge(got.arrays, expected, reveal)
     except Verdict as verdict:
-        return CheckResult(check.name, False, str(verdict), check.weight)
+        return result(False, str(verdict))
     except Exception as error:  # a comparison that cannot even run (e.g. wrong dtype) fails
-        return CheckResult(
-            check.name, False, f"could not compare: {type(error).__name__}: {error}", check.weight
-        )
-    return CheckResult(check.name, True, "", check.weight)
+        return result(False, f"could not compare: {type(error).__name__}: {error}")
+    return result(True)
 
 
 def judge_problem(

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from grader.results import ERROR, NOT_IMPLEMENTED, PASSED, ProblemResult, RunResult
+from grader.results import ERROR, NOT_IMPLEMENTED, PASSED, CheckResult, ProblemResult, RunResult
 
+# The short report (terminal, notebook) shows at most this many failure lines per problem.
 MAX_FAILURES_SHOWN = 6
+# Failures that name a cause come first, symptoms repeated over steps last (problems.base.KINDS).
+KIND_ORDER = {"diagnostic": 0, "value": 1, "trajectory": 2}
 
 
 def _points(value: float) -> str:
@@ -36,8 +39,44 @@ def implement_lines(stubs: tuple[str, ...], width: int = 100, verb: str = "imple
     return lines
 
 
-def problem_lines(problem: ProblemResult) -> list[str]:
-    """The lines one problem contributes to the terminal report."""
+def failure_lines(checks: tuple[CheckResult, ...], limit: int | None) -> list[str]:
+    """ "FAIL name: message" per failed check, those naming a cause first.
+
+    With a `limit` (the short report), the failed members of a series fold into one line that
+    names the first of them, and at most `limit` lines are shown; without one, every failed check
+    gets its own line."""
+    failures = [c for c in checks if not c.passed and not c.not_implemented]
+    failures.sort(key=lambda check: KIND_ORDER.get(check.kind, 1))  # stable: declared order
+    if limit is None:
+        return [f"    FAIL {check.name}: {check.message}" for check in failures]
+    entries: list[list[CheckResult]] = []
+    by_group: dict[str, list[CheckResult]] = {}
+    for check in failures:
+        if check.group in by_group:
+            by_group[check.group].append(check)
+            continue
+        entries.append([check])
+        if check.group:
+            by_group[check.group] = entries[-1]
+    lines = []
+    for entry in entries[:limit]:
+        first = entry[0]
+        if not first.group:
+            lines.append(f"    FAIL {first.name}: {first.message}")
+            continue
+        members = sum(1 for check in checks if check.group == first.group)
+        lines.append(
+            f"    FAIL {first.group}: {len(entry)} of {members} failed; first {first.member}: "
+            f"{first.message}"
+        )
+    hidden = sum(len(entry) for entry in entries[limit:])
+    if hidden:
+        lines.append(f"    ... and {hidden} more failed checks")
+    return lines
+
+
+def problem_lines(problem: ProblemResult, limit: int | None = MAX_FAILURES_SHOWN) -> list[str]:
+    """The lines one problem contributes to the report (`limit`: see failure_lines)."""
     head = f"{problem.id:<14} {_points(problem.score):>6} / {_points(problem.max_score):<4}"
     status = problem.status
     lines = [f"{head} {status}"]
@@ -48,11 +87,7 @@ def problem_lines(problem: ProblemResult) -> list[str]:
     others = tuple(stub for stub in problem.to_implement if stub not in own)
     lines.extend(implement_lines(own))
     lines.extend(implement_lines(others, verb="also needs (graded in other problems)"))
-    failures = [c for c in problem.checks if not c.passed and not c.not_implemented]
-    for check in failures[:MAX_FAILURES_SHOWN]:
-        lines.append(f"    FAIL {check.name}: {check.message}")
-    if len(failures) > MAX_FAILURES_SHOWN:
-        lines.append(f"    ... and {len(failures) - MAX_FAILURES_SHOWN} more failed checks")
+    lines.extend(failure_lines(problem.checks, limit))
     return lines
 
 
@@ -65,9 +100,10 @@ def terminal(result: RunResult) -> str:
     return "\n".join(lines)
 
 
-def problem_text(problem: ProblemResult) -> str:
-    """One problem's report in a few lines (Gradescope's per-test output, notebook cells)."""
-    return "\n".join(problem_lines(problem))
+def problem_text(problem: ProblemResult, limit: int | None = MAX_FAILURES_SHOWN) -> str:
+    """One problem's report: a few lines (notebook cells), or every failed check (`limit` None,
+    Gradescope's per-test output)."""
+    return "\n".join(problem_lines(problem, limit))
 
 
 def as_json(result: RunResult) -> dict[str, Any]:
@@ -103,7 +139,7 @@ def gradescope(result: RunResult) -> dict[str, Any]:
                 "score": problem.score,
                 "max_score": problem.max_score,
                 "status": "passed" if problem.status == PASSED else "failed",
-                "output": problem_text(problem),
+                "output": problem_text(problem, limit=None),
                 "visibility": "visible",
             }
         )

@@ -24,6 +24,10 @@ class CheckResult:
     message: str = ""
     weight: float = 1.0
     not_implemented: str = ""  # the stub the check ran into, e.g. "LogSumExp.compute in needle/..."
+    # How the short report shows it (grader.problems.base.Check): kind, series and place in it.
+    kind: str = "value"
+    group: str = ""
+    member: str = ""
 
     def __repr__(self) -> str:
         return f"CheckResult(name={self.name!r}, passed={self.passed})"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from grader.problems import optim_common as common
-from grader.problems.base import Problem, close, holds
+from grader.problems.base import Problem, close, diagnostic, holds, series
 
 PROBLEM = Problem(
     id="adam",
@@ -47,14 +47,24 @@ def _param(index: int) -> str:
 
 
 CHECKS = [
-    close(f"{name}: parameters after step {step + 1}", f"{name}/w{index}_{step}", _param(index))
+    series(
+        close(
+            f"{name}: parameters after step {step + 1}", f"{name}/w{index}_{step}", _param(index)
+        ),
+        f"{name}: parameters after steps 1-{common.STEPS}",
+        f"at step {step + 1}",
+    )
     for name in CONFIGS
     for step in range(common.STEPS)
     for index in range(len(common.SHAPES))
 ] + [
     # The first moments are (1 - beta1) g; a stored bias-corrected m would equal g.
-    close("first moment m stored without bias correction", "default/moments/m", weight=2.0),
-    close("second moment v stored without bias correction", "default/moments/v", weight=2.0),
+    diagnostic(
+        close("first moment m stored without bias correction", "default/moments/m", weight=2.0)
+    ),
+    diagnostic(
+        close("second moment v stored without bias correction", "default/moments/v", weight=2.0)
+    ),
     holds(
         "leaves .grad untouched",
         ("decay/untouched",),

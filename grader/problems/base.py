@@ -14,7 +14,7 @@ that the step of that name raised.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -52,17 +52,45 @@ class Verdict(Exception):
     """Raised by a comparison: the check failed, with this student-facing message."""
 
 
+# What a check tells a student, in the order the short report shows failures:
+DIAGNOSTIC = "diagnostic"  # a property that names a cause (moments stored, eps, a graph kept alive)
+VALUE = "value"  # one output against the reference
+TRAJECTORY = "trajectory"  # one member of a series (steps, cases): a symptom, shown folded
+KINDS = (DIAGNOSTIC, VALUE, TRAJECTORY)
+
+
 @dataclass(frozen=True)
 class Check:
     """One scored check. `judge(got, expected)` gets the outputs named in `outputs` (student's and
     reference's, as dicts) and raises Verdict on failure; `reveal` tells it whether expected values
-    may be shown (public cases only)."""
+    may be shown (public cases only).
+
+    `kind` orders failures in the short report (KINDS); checks sharing a `group` (a series, e.g.
+    "parameters after steps 1-4") fold into one line there, naming the first failing `member`
+    ("at step 2", "wrt the input")."""
 
     name: str
     outputs: tuple[str, ...]
     judge: Callable[[dict[str, np.ndarray], dict[str, np.ndarray], bool], None]
     weight: float = 1.0
     extra: dict = field(default_factory=dict)
+    kind: str = VALUE
+    group: str = ""
+    member: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"check {self.name!r}: kind {self.kind!r} is not one of {KINDS}")
+
+
+def diagnostic(check: Check) -> Check:
+    """The same check, marked as one that names a cause (shown first)."""
+    return replace(check, kind=DIAGNOSTIC)
+
+
+def series(check: Check, group: str, member: str) -> Check:
+    """The same check as `member` (e.g. "step 2") of the series `group` (folded in the report)."""
+    return replace(check, kind=TRAJECTORY, group=group, member=member)
 
 
 @dataclass(frozen=True)
@@ -331,7 +359,7 @@ def holds(
         if problem:
             raise Verdict(problem)
 
-    return Check(name, outputs, judge, weight)
+    return Check(name, outputs, judge, weight, kind=DIAGNOSTIC)
 
 
 def spread(rng: np.random.Generator, shape: tuple[int, ...], low: float, high: float) -> np.ndarray:

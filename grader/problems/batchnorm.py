@@ -13,7 +13,7 @@ import gc
 
 import numpy as np
 
-from grader.problems.base import BACKWARD_HINT, Problem, close, equal, holds
+from grader.problems.base import BACKWARD_HINT, Problem, close, equal, holds, series
 
 _NN = "needle/nn/nn_basic.py"
 PROBLEM = Problem(
@@ -69,6 +69,8 @@ def probe(p) -> None:
             p.put(f"train/var{k}", p.array(bn.running_var))
         bn.eval()
         p.put("train/eval", p.array(bn(ndl.Tensor(i["x_eval"]))))
+    with p.step("unit"):
+        p.put("unit", p.array(ndl.nn.BatchNorm1d(4)(ndl.Tensor(i["x0"]))))
     with p.step("flat"):
         p.put("flat", p.array(layer()(ndl.Tensor(i["x_flat"]))))
     with p.step("grad"):
@@ -102,18 +104,55 @@ def _flat(got):
     return None
 
 
+def _unit(got):
+    """Training mode with weight 1 and bias 0: per feature, over the batch, mean 0 and mean
+    square var / (var + eps), which is 1 to ~1e-4 for these features (variance above 0.1)."""
+    y = np.asarray(got["unit"], np.float64)
+    if y.ndim != 2 or y.shape[0] < 2:
+        return f"expected a (batch, features) output, got shape {y.shape}"
+    batch = y.shape[0]
+    mean, square = y.mean(axis=0), (y**2).mean(axis=0)
+    worst = int(np.argmax(np.abs(mean) + np.abs(square - 1)))
+    if abs(mean[worst]) < 1e-3 and abs(square[worst] - 1) < 1e-3:
+        return None
+    found = (
+        f"feature {worst} of the normalised batch has mean {mean[worst]:.4g} and variance "
+        f"{square[worst]:.4g} (weight 1, bias 0); expected 0 and 1"
+    )
+    if abs(mean[worst]) < 1e-3 and abs(square[worst] - (batch - 1) / batch) < 1e-3:
+        return (
+            f"{found}: a variance of (N-1)/N = {(batch - 1) / batch:.4g} means the batch variance "
+            "divides by N-1 (unbiased); BatchNorm uses the biased one (divide by N)"
+        )
+    return f"{found}; hint: statistics over axis 0 (the batch), biased variance (divide by N)"
+
+
+def _steps(make, name: str, output: str) -> list:
+    """One check per training step, folded into one line in the short report."""
+    return [
+        series(make(f"{name} {k + 1}", f"{output}{k}"), f"{name}s 1-{STEPS}", f"at step {k + 1}")
+        for k in range(STEPS)
+    ]
+
+
 CHECKS = [
     equal("two parameters (running stats are not Parameters)", "init/count", "len(parameters())"),
     close("running_mean starts at 0, running_var at 1", "init/running"),
-    *[close(f"training forward, step {k + 1}", f"train/y{k}") for k in range(STEPS)],
-    *[close(f"running_mean after step {k + 1}", f"train/mean{k}") for k in range(STEPS)],
-    *[close(f"running_var after step {k + 1}", f"train/var{k}") for k in range(STEPS)],
+    holds("normalised batch has mean 0 and variance 1 per feature", ("unit",), _unit),
+    *_steps(close, "training forward, step", "train/y"),
+    *_steps(close, "running_mean after step", "train/mean"),
+    *_steps(close, "running_var after step", "train/var"),
     close("eval mode uses the running statistics", "train/eval", weight=2.0),
     # A nearly constant feature normalises to values of size ~0.2 that depend on where eps goes;
     # float32 cancellation in x - mean costs ~1e-4 relative there, hence atol 1e-3.
     close("eps inside the square root (a nearly constant feature)", "flat", atol=1e-3),
-    close("gradient wrt the input", "grad/x", atol=1e-4, hint=BACKWARD_HINT),
-    close("gradient wrt weight", "grad/w", atol=1e-4, hint=BACKWARD_HINT),
-    close("gradient wrt bias", "grad/b", hint=BACKWARD_HINT),
+    *[
+        series(check, "gradients wrt the input, weight and bias", check.name[len("gradient ") :])
+        for check in (
+            close("gradient wrt the input", "grad/x", atol=1e-4, hint=BACKWARD_HINT),
+            close("gradient wrt weight", "grad/w", atol=1e-4, hint=BACKWARD_HINT),
+            close("gradient wrt bias", "grad/b", hint=BACKWARD_HINT),
+        )
+    ],
     holds("no graph kept alive across steps", ("alive",), _flat),
 ]

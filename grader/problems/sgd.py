@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from grader.problems import optim_common as common
-from grader.problems.base import Problem, close, holds
+from grader.problems.base import Problem, close, holds, series
 
 PROBLEM = Problem(
     id="sgd",
@@ -39,7 +39,13 @@ def _param(index: int) -> str:
 
 
 CHECKS = [
-    close(f"{name}: parameters after step {step + 1}", f"{name}/w{index}_{step}", _param(index))
+    series(
+        close(
+            f"{name}: parameters after step {step + 1}", f"{name}/w{index}_{step}", _param(index)
+        ),
+        f"{name}: parameters after steps 1 and {common.STEPS}",
+        f"at step {step + 1}",
+    )
     for name in CONFIGS
     for step in (0, common.STEPS - 1)
     for index in range(len(common.SHAPES))

@@ -578,3 +578,24 @@ def test_planted_mistake_message_names_the_failure(grade_edited, mistake_id):
     for message in failed.values():
         for relative in re.findall(r"relative ([-+.e\d]+)\)", message):
             assert float(relative) < 1e6, message
+
+
+# Mistakes whose diagnostic check must be visible in the short terminal report:
+# mistake id -> words of the failed check that names the cause.
+VISIBLE = {
+    "adam_stores_bias_corrected_moments": "FAIL first moment m stored without bias correction",
+    "batchnorm_unbiased_variance": "FAIL normalised batch has mean 0 and variance 1",
+}
+
+
+@pytest.mark.parametrize("mistake_id", sorted(VISIBLE))
+def test_terminal_report_shows_the_check_that_names_the_cause(grade_edited, mistake_id):
+    """Does the short report show the diagnostic check, with trajectories folded into one line?"""
+    from grader import report
+
+    mistake = next(m for m in MISTAKES if m.id == mistake_id)
+    result = grade_edited(mistake.path, mistake.old, mistake.new, [mistake.own], full=True)
+    lines = report.problem_lines(result.problems[0])
+    assert any(line.strip().startswith(VISIBLE[mistake_id]) for line in lines), lines
+    assert len(lines) <= 1 + report.MAX_FAILURES_SHOWN + 1, lines
+    assert not any("more failed checks" in line for line in lines), lines

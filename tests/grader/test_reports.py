@@ -14,9 +14,9 @@ import sys
 import numpy as np
 import pytest
 
-from grader import judge, notebook
+from grader import judge, notebook, report
 from grader.channel import ChannelError, ProbeOutput, StepError, decode, encode
-from grader.results import CheckResult, problem_score
+from grader.results import CheckResult, ProblemResult, RunResult, problem_score
 
 SOLUTIONS = judge.REPO_ROOT / "solutions"
 
@@ -122,3 +122,28 @@ def test_score_is_the_weighted_fraction_of_passed_checks():
     assert problem_score(8, checks) == 6
     assert problem_score(8, checks, error="timed out") == 0
     assert problem_score(8, ()) == 0
+
+
+def test_short_report_folds_a_series_and_shows_causes_first():
+    """Does a failed diagnostic check come first, with a series of steps folded into one line?"""
+    steps = tuple(
+        CheckResult(
+            f"after step {k}",
+            k == 1,
+            f"off at step {k}",
+            kind="trajectory",
+            group="steps 1-8",
+            member=f"at step {k}",
+        )
+        for k in range(1, 9)
+    )
+    cause = CheckResult("moment stored corrected", False, "expected 0.1, got 1", kind="diagnostic")
+    problem = ProblemResult("adam", "Adam", 7, (*steps, cause))
+    assert report.problem_lines(problem)[1:] == [
+        "    FAIL moment stored corrected: expected 0.1, got 1",
+        "    FAIL steps 1-8: 7 of 8 failed; first at step 2: off at step 2",
+    ]
+    every = report.problem_lines(problem, limit=None)
+    assert len(every) == 1 + 8 and every[1].startswith("    FAIL moment stored corrected")
+    gradescope = report.gradescope(RunResult("hw", (problem,)))["tests"][0]["output"]
+    assert gradescope.count("FAIL") == 8
