@@ -202,15 +202,35 @@ def run_case(
     if needed_broken:
         return RunOutcome(None, needed_broken[0])
     placeholders = {rel: reason for rel, reason in broken.items()}
-    return run_probe(
-        problem.id,
-        submission,
-        case.inputs,
-        {},
-        placeholders,
-        timeout=problem.timeout * timeout_scale,
-        trusted=trusted,
+    timeout = problem.timeout * timeout_scale
+    outcome = run_probe(
+        problem.id, submission, case.inputs, {}, placeholders, timeout=timeout, trusted=trusted
     )
+    if outcome.stopped is not None:
+        where = stopped_where(submission, *outcome.stopped)
+        failure = f"did not finish within {timeout:g} s: stopped {where}; "
+        outcome = RunOutcome(None, failure + "is there a loop that never ends?", outcome.seconds)
+    return outcome
+
+
+def stopped_where(submission: Path, path: str, line: int, function: str) -> str:
+    """ "in Class.method (path:line)" for where a probe was stopped, the qualified name read from
+    the submission's file (`function` alone when that file does not say more)."""
+    if function == "<module>":
+        return f"while importing {path} ({path}:{line})"
+    name = function
+    file = submission / path
+    try:
+        if not file.is_symlink() and file.stat().st_size <= MAX_SCANNED_BYTES:
+            tree = parse_source(file.read_bytes(), filename=path)
+            enclosing = [
+                dotted for first, last, dotted in _definitions(tree) if first <= line <= last
+            ]
+            if enclosing and enclosing[-1].rsplit(".", 1)[-1] == function:
+                name = enclosing[-1]
+    except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
+        pass
+    return f"in {name} ({path}:{line})"
 
 
 def step_error(errors: dict[str, StepError], output: str) -> StepError | None:

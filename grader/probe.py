@@ -1,7 +1,8 @@
 """The untrusted side: runs inside the probe process, next to the student's code.
 
 `main()` is the whole life of a probe process:
-  1. read the nonce from stdin and the job (as the user that started it); when started as root, drop
+  1. read the nonce from stdin and the job (as the user that started it); arrange for a stack dump
+     to stderr on STACK_SIGNAL (sent by the runner at the time limit); when started as root, drop
      to the unprivileged user the job names; then set the resource limits (the process count is
      per user, so after the drop); all before any student code runs;
   2. put the submission on sys.path and install placeholders for files with a syntax error that this
@@ -15,6 +16,7 @@ Nothing here decides a score: the judge compares the outputs on its own side.
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import importlib
 import importlib.abc
 import importlib.machinery
@@ -22,6 +24,7 @@ import json
 import os
 import re
 import resource
+import signal
 import stat
 import sys
 import traceback
@@ -35,6 +38,9 @@ import numpy as np
 from grader.channel import ProbeOutput, StepError, encode
 
 IMPORT_STEP = "__import__"
+# The signal the runner sends just before it kills a probe that ran out of time: every thread's
+# stack goes to stderr (C-level faulthandler, so even a loop that never returns to Python shows).
+STACK_SIGNAL = signal.SIGUSR1
 
 
 class Probe:
@@ -264,6 +270,8 @@ def main() -> None:
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
     job = json.loads((job_dir / "job.json").read_text())
+    with contextlib.suppress(ValueError, OSError, RuntimeError):
+        faulthandler.register(STACK_SIGNAL, file=sys.stderr, all_threads=True)
     output_path = Path(job["output"])
     root = Path(job["submission"]).resolve()
     with np.load(job_dir / "inputs.npz", allow_pickle=False) as archive:

@@ -43,8 +43,11 @@ Threat model: what is defended, and what is not.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import posixpath
+import re
 import secrets
 import shutil
 import signal
@@ -58,6 +61,7 @@ from pathlib import Path
 import numpy as np
 
 from grader.channel import ChannelError, ProbeOutput, decode
+from grader.probe import STACK_SIGNAL
 
 GRADER_DIR = Path(__file__).resolve().parent
 # The user a probe runs as when the grader is root: (uid, gid) of "nobody"/"nogroup".
@@ -83,6 +87,12 @@ CHILD_ENV = {
 }
 
 
+# After STACK_SIGNAL, the probe's stack dump is written from a signal handler within
+# milliseconds; the grace leaves room for a loaded machine to schedule the probe.
+STACK_GRACE = 0.5
+MAX_STACK_TEXT = 64 * 1024  # the tail of stderr searched for that dump
+
+
 @dataclass
 class RunOutcome:
     """What came back from one probe process: its output, or why there is none."""
@@ -90,6 +100,9 @@ class RunOutcome:
     output: ProbeOutput | None
     failure: str = ""  # set when output is None
     seconds: float = 0.0
+    # After a timeout: where the submission's code was stopped, as (path relative to the
+    # submission, line, function name) from the probe's stack dump; None if it did not say.
+    stopped: tuple[str, int, str] | None = None
 
 
 def copy_submission(submission: Path, dest: Path) -> None:
@@ -206,6 +219,11 @@ def run_probe(
                 process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 timed_out = True
+                # Ask for the stack first (grader.probe.STACK_SIGNAL), then kill.
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(process.pid, STACK_SIGNAL)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.wait(timeout=STACK_GRACE)
             finally:
                 # Kill the whole group: a finished probe may leave children behind.
                 try:
@@ -215,7 +233,9 @@ def run_probe(
                 process.wait()
         seconds = time.monotonic() - started
         if timed_out:
-            return RunOutcome(None, f"did not finish within {timeout:g} s (time limit)", seconds)
+            stopped = stopped_at(_tail(stderr_path, MAX_STACK_TEXT), base / "submission")
+            failure = f"did not finish within {timeout:g} s (time limit)"
+            return RunOutcome(None, failure, seconds, stopped)
         try:
             data = output_path.read_bytes()
         except OSError:
@@ -224,6 +244,51 @@ def run_probe(
             return RunOutcome(decode(data, nonce), "", seconds)
         except ChannelError as error:
             return RunOutcome(None, f"reported a malformed result ({error})", seconds)
+
+
+_THREAD = re.compile(r"^(?:Current thread|Thread) 0x[0-9a-fA-F]{1,16} \(most recent call first\):$")
+_FRAME = re.compile(
+    r'^  File "([^"\x00]{1,1000})", line (\d{1,9}) in ([A-Za-z_][A-Za-z0-9_]{0,200}|<[a-z]{1,20}>)$'
+)
+
+
+def _tail(path: Path, limit: int) -> str:
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, handle.tell() - limit))
+            return handle.read(limit).decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def stopped_at(text: str, submission: Path) -> tuple[str, int, str] | None:
+    """The innermost frame inside the submission's needle/ or apps/ in the last thread dump of
+    `text` (a probe's stderr: untrusted, so only parsed by pattern), as (relative path, line,
+    function name); None when there is none.
+
+    faulthandler lists each thread's frames innermost first, under a "Thread 0x... (most recent
+    call first):" line; a student can print lines that look like a dump, but only into their own
+    message, and only naming a file of their own submission."""
+    root = os.path.realpath(submission)
+    blocks: list[list[tuple[str, int, str]]] = []
+    for line in text.splitlines():
+        if _THREAD.match(line):
+            blocks.append([])
+            continue
+        frame = _FRAME.match(line)
+        if frame is None or not blocks:
+            continue
+        path = posixpath.normpath(frame.group(1))
+        if not path.startswith(root + "/") or not path.endswith(".py"):
+            continue
+        relative = path[len(root) + 1 :]
+        if relative.split("/", 1)[0] in PACKAGES:
+            blocks[-1].append((relative, int(frame.group(2)), frame.group(3)))
+    for block in reversed(blocks):
+        if block:
+            return block[0]
+    return None
 
 
 def _why_silent(returncode: int, stderr_path: Path) -> str:

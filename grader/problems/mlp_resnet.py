@@ -43,7 +43,6 @@ PROBLEM = Problem(
         "needle/data/__init__.py",
         "needle/data/data_basic.py",
     ),
-    timeout=90.0,
     hint="modules in execution order; epoch: train mode with an optimizer, eval mode without",
 )
 IMPORTS = ("apps.mlp_resnet",)

@@ -17,7 +17,8 @@ from grader import judge, runner
 
 ADAM_STEP = "        self.t += 1\n"
 SGD_STEP = "### BEGIN YOUR SOLUTION\n        for w in self.params:"
-FAST = 0.1  # time limits scaled down (6 s instead of 60 s) for the hanging submissions
+FAST = 0.25  # time limits scaled down (5 s instead of 20 s) for the hanging submissions
+DROPOUT_FORWARD = "    def forward(self, x: Tensor) -> Tensor:\n        ### BEGIN YOUR SOLUTION\n"
 
 
 def edit_file(path, old, new):
@@ -55,6 +56,29 @@ def test_hang_in_one_method_costs_only_its_problem(solutions_copy):
     result = graded(solutions_copy, ["sgd", "adam"], timeout_scale=FAST)
     assert result["sgd"].score == 0 and "did not finish" in result["sgd"].error
     assert result["adam"].score == result["adam"].max_score
+
+
+def test_hang_names_the_function_and_line_where_it_stopped(solutions_copy):
+    """Does a timeout say where the student's code was looping when it was stopped?"""
+    path = solutions_copy / "needle/nn/nn_basic.py"
+    text = path.read_text()
+    start = text.index("class Dropout")
+    loop = DROPOUT_FORWARD + "        while True:\n            pass\n"
+    path.write_text(text[:start] + text[start:].replace(DROPOUT_FORWARD, loop, 1))
+    after = text[:start].count("\n")
+    lines = path.read_text().splitlines()
+    loop_line = next(n for n in range(after, len(lines)) if lines[n].strip() == "while True:") + 1
+    error = graded(solutions_copy, ["dropout"], timeout_scale=FAST)["dropout"].error
+    assert error.startswith("did not finish within 5 s: stopped in Dropout.forward ("), error
+    # The loop's two lines: the probe is stopped on one or the other.
+    assert any(f"(needle/nn/nn_basic.py:{n});" in error for n in (loop_line, loop_line + 1)), error
+    assert error.endswith("is there a loop that never ends?"), error
+
+
+def test_hang_at_import_names_the_file_and_line(solutions_copy):
+    prepend(solutions_copy / "needle/optim.py", "import time\nwhile True:\n    time.sleep(0.01)\n")
+    error = graded(solutions_copy, ["sgd"], timeout_scale=FAST)["sgd"].error
+    assert "stopped while importing needle/optim.py (needle/optim.py:3)" in error, error
 
 
 def test_crash_reports_exception_and_student_file_line(solutions_copy):
@@ -252,3 +276,34 @@ raise RuntimeError(f"forked {forked}")
     # The limit is the probe user's processes at start plus `extra_processes`: probes of other
     # tests running at the same moment under the same user add a few.
     assert forked <= runner.DEFAULT_LIMITS["extra_processes"] + 32
+
+
+def test_stack_dump_parsing_accepts_only_frames_of_the_submission(tmp_path):
+    """Is the untrusted stderr read by pattern, keeping only needle/ and apps/ files?"""
+    root = tmp_path / "submission"
+    root.mkdir()
+    inside = f"{root}/needle/nn/nn_basic.py"
+    text = "\n".join(
+        [
+            "Thread 0x00007f00 (most recent call first):",  # an earlier, printed "dump"
+            f'  File "{root}/needle/optim.py", line 9 in step',
+            "",
+            "Current thread 0x00007f01 (most recent call first):",
+            f'  File "{root}/../../etc/passwd.py", line 1 in evil',
+            f'  File "{root}/needle/../../x/needle/a.py", line 2 in evil',
+            f'  File "{root}/secrets/b.py", line 3 in evil',
+            f'  File "{inside}", line 4 in bad name',
+            '  File "/usr/lib/python3/numpy/core.py", line 5 in dot',
+            f'  File "{inside}", line 341 in forward',
+            f'  File "{root}/apps/mlp_resnet.py", line 7 in epoch',
+            '  File "/harness/grader/probe.py", line 8 in main',
+        ]
+    )
+    assert runner.stopped_at(text, root) == ("needle/nn/nn_basic.py", 341, "forward")
+    assert runner.stopped_at(text.replace("line 341", "line x"), root) == (
+        "apps/mlp_resnet.py",
+        7,
+        "epoch",
+    )
+    assert runner.stopped_at("no dump at all\n" * 1000, root) is None
+    assert runner.stopped_at(f'  File "{inside}", line 1 in f', root) is None  # no thread line
