@@ -193,7 +193,12 @@ def _label(what: str) -> str:
 
 
 def mismatch(
-    got: np.ndarray, expected: np.ndarray, rtol: float, atol: float, reveal: bool
+    got: np.ndarray,
+    expected: np.ndarray,
+    rtol: float,
+    atol: float,
+    reveal: bool,
+    against: str = "the reference",
 ) -> str | None:
     """Why `got` is not close to `expected` (shape, NaN/inf, worst element), or None if it is.
 
@@ -201,7 +206,7 @@ def mismatch(
     error only where the expected value is clearly away from 0 (relative to ~0 means nothing), and
     how many elements are off. Hidden cases (`reveal` False) get no error magnitudes: with the
     student's own value, the absolute and relative errors of an element would give its expected
-    value back."""
+    value back. `against` names what `expected` is, in those hidden-case messages."""
     got = np.asarray(got)
     expected = np.asarray(expected)
     if got.shape != expected.shape:
@@ -228,7 +233,7 @@ def mismatch(
     beyond = int(np.count_nonzero(error > allowed))
     if not reveal:
         return (
-            f"values differ from the reference{_index(index)} "
+            f"values differ from {against}{_index(index)} "
             f"({beyond} of {got.size} elements beyond tolerance)"
         )
     worst = float(error.reshape(-1)[flat])
@@ -320,8 +325,16 @@ def gradient(
             raise Verdict(f"{label}{against_reference}; hint: {SHAPE_HINT}")
         if numeric not in got:
             raise Verdict(f"{label}{against_reference}")
-        # Hidden cases: the finite differences of a correct forward are the expected gradient.
-        against_own = mismatch(got[output], got[numeric], NUMERIC["rtol"], NUMERIC["atol"], reveal)
+        # Hidden cases: the finite differences of a correct forward are the expected gradient, so
+        # they get no magnitudes either.
+        against_own = mismatch(
+            got[output],
+            got[numeric],
+            NUMERIC["rtol"],
+            NUMERIC["atol"],
+            reveal,
+            against="those finite differences",
+        )
         if against_own is None:
             raise Verdict(
                 f"{label}your gradient agrees with finite differences of your own forward, "

@@ -128,3 +128,16 @@ def test_module_structure_names_the_expected_and_the_given_kinds():
     with pytest.raises(base.Verdict) as hidden:
         check.judge({"structure": mine}, {"structure": wanted}, False)
     assert str(hidden.value) == "module kinds in attribute order: differs at index (7,)"
+
+
+def test_hidden_gradient_message_says_what_each_comparison_is_against():
+    """Is the comparison with the student's own finite differences not called "the reference"?"""
+    check = base.gradient("d f / d x", "grad", "num")
+    expected = {"grad": np.array([1.0, 2.0, 3.0])}
+    got = {"grad": np.array([1.0, 2.5, 3.0]), "num": np.array([1.0, 2.0, 3.7])}
+    with pytest.raises(base.Verdict) as hidden:
+        check.judge(got, expected, False)
+    text = str(hidden.value)
+    assert "your gradient disagrees with finite differences of your own forward" in text
+    assert "values differ from those finite differences at index (2,)" in text, text
+    assert text.count("differ from the reference") == 1 and "3.7" not in text and "2.5" not in text, text
