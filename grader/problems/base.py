@@ -187,6 +187,17 @@ def _index(index: tuple[int, ...]) -> str:
     return "" if not index else " at index " + str(tuple(int(i) for i in index))
 
 
+def distinct(first: float, second: float) -> tuple[str, str]:
+    """Both numbers with 6 significant digits, or as many more as it takes for the two texts to
+    differ; past 16, Python's shortest round-trip text (at most 17 digits), which tells any two
+    different floats apart."""
+    for digits in range(6, 17):
+        texts = (f"{first:.{digits}g}", f"{second:.{digits}g}")
+        if texts[0] != texts[1]:
+            return texts
+    return repr(float(first)), repr(float(second))
+
+
 def _label(what: str) -> str:
     """ "what: " for a message, or nothing (the check's name already says what is compared)."""
     return f"{what}: " if what else ""
@@ -243,9 +254,10 @@ def mismatch(
     floor = max(10 * atol, 1e-12)
     relative = f" (relative {worst / abs(wanted):.3g})" if abs(wanted) >= floor else ""
     count = f" ({beyond} of {got.size} elements off)" if got.size > 1 else ""
+    wanted_text, came_text = distinct(wanted, came)
     return (
         f"max abs error {worst:.3g}{_index(index)}{relative}: "
-        f"expected {wanted:.6g}, got {came:.6g}{count}"
+        f"expected {wanted_text}, got {came_text}{count}"
     )
 
 

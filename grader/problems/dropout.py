@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.problems.base import BACKWARD_HINT, Problem, close, holds
+from grader.problems.base import BACKWARD_HINT, Problem, close, distinct, holds
 
 _NN = "needle/nn/nn_basic.py"
 PROBLEM = Problem(
@@ -66,7 +66,9 @@ def _statistics(got):
         return f"dropped a fraction {dropped:.3f} of ones with p={P}; p is the DROP probability"
     kept = y[y != 0]
     if kept.size and not np.allclose(kept, 1 / (1 - P), rtol=1e-5):
-        return f"kept values are {kept[0]:.4g}, expected 1/(1-p) = {1 / (1 - P):.4g}"
+        wrong = float(kept[np.argmax(np.abs(kept - 1 / (1 - P)))])
+        came, wanted = distinct(wrong, 1 / (1 - P))
+        return f"kept values are {came}, expected 1/(1-p) = {wanted}"
     return None
 
 

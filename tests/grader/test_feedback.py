@@ -140,4 +140,14 @@ def test_hidden_gradient_message_says_what_each_comparison_is_against():
     text = str(hidden.value)
     assert "your gradient disagrees with finite differences of your own forward" in text
     assert "values differ from those finite differences at index (2,)" in text, text
-    assert text.count("differ from the reference") == 1 and "3.7" not in text and "2.5" not in text, text
+    assert (
+        text.count("differ from the reference") == 1 and "3.7" not in text and "2.5" not in text
+    ), text
+
+
+def test_expected_and_got_are_printed_with_enough_digits_to_differ():
+    message = base.mismatch(np.array([1e10 + 0.01]), np.array([1e10]), 0.0, 1e-3, reveal=True)
+    assert message.endswith(": expected 10000000000, got 10000000000.01"), message
+    close = base.mismatch(np.array([1.0000001]), np.array([1.0]), 0.0, 1e-9, reveal=True)
+    assert "expected 1, got 1.0000001" in close, close
+    assert base.distinct(0.1, 0.1 + 2**-55) == ("0.1", "0.10000000000000003")
