@@ -187,12 +187,12 @@ def _index(index: tuple[int, ...]) -> str:
     return "" if not index else " at index " + str(tuple(int(i) for i in index))
 
 
-def distinct(first: float, second: float) -> tuple[str, str]:
-    """Both numbers with 6 significant digits, or as many more as it takes for the two texts to
-    differ; past 16, Python's shortest round-trip text (at most 17 digits), which tells any two
-    different floats apart."""
-    for digits in range(6, 17):
-        texts = (f"{first:.{digits}g}", f"{second:.{digits}g}")
+def distinct(first: float, second: float, digits: int = 6) -> tuple[str, str]:
+    """Both numbers with `digits` significant digits, or as many more as it takes for the two
+    texts to differ; past 16, Python's shortest round-trip text (at most 17 digits), which tells
+    any two different floats apart."""
+    for shown in range(digits, 17):
+        texts = (f"{first:.{shown}g}", f"{second:.{shown}g}")
         if texts[0] != texts[1]:
             return texts
     return repr(float(first)), repr(float(second))

@@ -67,7 +67,7 @@ def _statistics(got):
     kept = y[y != 0]
     if kept.size and not np.allclose(kept, 1 / (1 - P), rtol=1e-5):
         wrong = float(kept[np.argmax(np.abs(kept - 1 / (1 - P)))])
-        came, wanted = distinct(wrong, 1 / (1 - P))
+        came, wanted = distinct(wrong, 1 / (1 - P), digits=4)
         return f"kept values are {came}, expected 1/(1-p) = {wanted}"
     return None
 
