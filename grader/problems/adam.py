@@ -22,6 +22,12 @@ CONFIGS = {
     # eps of the size of sqrt(v_hat): only here does it matter that eps stays outside the root.
     "eps": {"lr": 0.05, "eps": 0.5},
 }
+# What each configuration tests, as the check names say it.
+LABELS = {
+    "default": "default hyperparameters",
+    "decay": "betas (0.8, 0.99) and weight decay",
+    "eps": "eps 0.5 (where eps goes shows)",
+}
 
 
 def make_inputs(rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -49,9 +55,11 @@ def _param(index: int) -> str:
 CHECKS = [
     series(
         close(
-            f"{name}: parameters after step {step + 1}", f"{name}/w{index}_{step}", _param(index)
+            f"{LABELS[name]}: parameters after step {step + 1}",
+            f"{name}/w{index}_{step}",
+            _param(index),
         ),
-        f"{name}: parameters after steps 1-{common.STEPS}",
+        f"{LABELS[name]}: parameters after steps 1-{common.STEPS}",
         f"at step {step + 1}",
     )
     for name in CONFIGS

@@ -21,6 +21,8 @@ CONFIGS = {
     "momentum": {"lr": 0.1, "momentum": 0.9},
     "decay": {"lr": 0.05, "momentum": 0.5, "weight_decay": 0.1},
 }
+# What each configuration tests, as the check names say it.
+LABELS = {"plain": "no momentum", "momentum": "momentum 0.9", "decay": "momentum and weight decay"}
 
 
 def make_inputs(rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -41,9 +43,11 @@ def _param(index: int) -> str:
 CHECKS = [
     series(
         close(
-            f"{name}: parameters after step {step + 1}", f"{name}/w{index}_{step}", _param(index)
+            f"{LABELS[name]}: parameters after step {step + 1}",
+            f"{name}/w{index}_{step}",
+            _param(index),
         ),
-        f"{name}: parameters after steps 1 and {common.STEPS}",
+        f"{LABELS[name]}: parameters after steps 1 and {common.STEPS}",
         f"at step {step + 1}",
     )
     for name in CONFIGS

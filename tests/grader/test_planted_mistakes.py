@@ -491,6 +491,10 @@ MESSAGES = {
     ),
     "relu_forward_leaky": ("relu", ("relu forward", "expected")),
     "batchnorm_unbiased_variance": ("training forward, step 1", ("max abs error", "expected")),
+    "batchnorm_eps_outside_sqrt": (
+        "forward on a nearly constant feature (variance below eps)",
+        ("only the nearly constant feature", "eps belongs inside the square root"),
+    ),
     "batchnorm_batch_statistics_in_eval": (
         "eval mode uses the running statistics",
         ("expected",),
@@ -578,6 +582,25 @@ def test_planted_mistake_message_names_the_failure(grade_edited, mistake_id):
     for message in failed.values():
         for relative in re.findall(r"relative ([-+.e\d]+)\)", message):
             assert float(relative) < 1e6, message
+
+
+@pytest.mark.parametrize(
+    "mistake_id", ["batchnorm_unbiased_variance", "batchnorm_batch_statistics_in_eval"]
+)
+def test_nearly_constant_feature_check_names_both_causes_when_all_features_are_off(
+    grade_edited, mistake_id
+):
+    """Does a wrong variance (not eps) get a message that does not blame eps alone?"""
+    mistake = next(m for m in MISTAKES if m.id == mistake_id)
+    result = grade_edited(mistake.path, mistake.old, mistake.new, [mistake.own], full=True)
+    checks = {check.name: check for check in result.problems[0].checks}
+    check = checks["forward on a nearly constant feature (variance below eps)"]
+    if mistake_id == "batchnorm_batch_statistics_in_eval":
+        assert check.passed  # a training-mode check: eval mode does not enter it
+        return
+    assert not check.passed
+    assert "other features are off too" in check.message, check.message
+    assert "biased" in check.message and "sqrt(var + eps)" in check.message, check.message
 
 
 # Mistakes whose diagnostic check must be visible in the short terminal report:
