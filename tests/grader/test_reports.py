@@ -147,3 +147,24 @@ def test_short_report_folds_a_series_and_shows_causes_first():
     assert len(every) == 1 + 8 and every[1].startswith("    FAIL moment stored corrected")
     gradescope = report.gradescope(RunResult("hw", (problem,)))["tests"][0]["output"]
     assert gradescope.count("FAIL") == 8
+
+
+@pytest.mark.parametrize(("flag", "folder"), [("1", "solutions"), ("0", "hw"), (None, "hw")])
+def test_check_cells_grade_the_folder_the_set_up_cell_named_when_needle_did_not_import(
+    monkeypatch, tmp_path, flag, folder
+):
+    """With needle not imported, is the folder NEEDLEWORK_SOLUTIONS names (as in the notebooks'
+    set-up cell: solutions/ for "1", else hw/, under the kit root above the current folder)
+    the one graded?"""
+    kit = tmp_path / "kit"
+    for name in ("grader", "notebooks", "hw", "solutions"):
+        (kit / name).mkdir(parents=True)
+    monkeypatch.delitem(sys.modules, "needle", raising=False)
+    if flag is None:
+        monkeypatch.delenv("NEEDLEWORK_SOLUTIONS", raising=False)
+    else:
+        monkeypatch.setenv("NEEDLEWORK_SOLUTIONS", flag)
+    monkeypatch.chdir(kit / "notebooks")
+    assert notebook.default_submission() == kit / folder
+    monkeypatch.chdir(tmp_path)  # no kit above: the grader's own
+    assert notebook.default_submission() == judge.REPO_ROOT / folder
