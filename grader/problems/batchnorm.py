@@ -129,7 +129,7 @@ def _unit(got):
         return None
     found = (
         f"feature {worst} of the normalised batch has mean {mean[worst]:.4g} and variance "
-        f"{square[worst]:.4g} (weight 1, bias 0); expected 0 and 1"
+        f"{square[worst]:.4g} (weight 1, bias 0); they should be 0 and 1"
     )
     if abs(mean[worst]) < 1e-3 and abs(square[worst] - (batch - 1) / batch) < 1e-3:
         return (
