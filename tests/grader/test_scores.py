@@ -62,10 +62,33 @@ def test_hidden_cases_differ_from_public_ones():
     assert judge.make_case(module, 7).digest == hidden.digest
 
 
+def every_check(result) -> list[tuple]:
+    return [
+        (problem.id, problem.score, check.name, check.passed, check.message)
+        for problem in result.problems
+        for check in problem.checks
+    ]
+
+
 @pytest.mark.slow
-def test_ten_repeated_runs_give_identical_scores():
-    runs = [judge.grade(SOLUTIONS, ["init", "dropout", "batchnorm", "data"]) for _ in range(10)]
-    assert all(scores(run) == scores(runs[0]) for run in runs)
+def test_ten_repeated_runs_give_identical_scores_and_messages(solutions_copy):
+    """Do ten runs over every problem give the same partial credit, check by check, word for word?
+    (A submission with mistakes, so that partial scores and failure messages are compared.)"""
+    nn_basic = solutions_copy / "needle" / "nn" / "nn_basic.py"
+    text = nn_basic.read_text()
+    for old, new in [
+        # BatchNorm with the variance not divided by N, Dropout without rescaling:
+        ("var = (centered**2).sum(axes=(0,)) / batch_size", "var = (centered**2).sum(axes=(0,))"),
+        ("return x * mask / (1 - self.p)", "return x * mask"),
+    ]:
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    nn_basic.write_text(text)
+    runs = [every_check(judge.grade(solutions_copy)) for _ in range(10)]
+    assert 0 < sum(score for _, score, *_ in {r[:2] for r in runs[0]}) < 100
+    assert any(not passed for *_, passed, _ in runs[0])
+    for run in runs[1:]:
+        assert run == runs[0]
 
 
 def test_untouched_skeleton_scores_zero_and_names_what_to_implement(skeleton):
