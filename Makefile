@@ -83,7 +83,7 @@ notebooks: $(STAMP) $(DIGITS)
 
 lab: $(STAMP)
 	$(PYTHON) -c "import jupyterlab" 2>/dev/null || $(VENV)/bin/pip install --quiet jupyterlab==4.6.6
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
 train: $(STAMP) $(DIGITS)
 	cd solutions && ../$(PYTHON) -m apps.mlp_resnet --data-dir ../data/digits
