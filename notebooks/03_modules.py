@@ -54,7 +54,6 @@
 # DO NOT EDIT: set-up. Imports needle from hw/ (NEEDLEWORK_SOLUTIONS=1: from solutions/).
 import os
 import sys
-import traceback
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -81,45 +80,9 @@ for path in (str(KIT_ROOT), str(LIBRARY)):  # LIBRARY ends up first on sys.path
 # %autoreload 2
 # %matplotlib inline
 
-from grader.notebook import check  # grades in a separate process: works even if needle is broken
+from grader.notebook import check, load_needle  # check grades in a separate process
 
-
-class NeedleNotImported:
-    """Stands in for needle when importing it failed: using it raises the reason."""
-
-    def __init__(self, reason: str):
-        self.reason = reason
-
-    def __getattr__(self, name: str):
-        raise ImportError(f"needle could not be imported: {self.reason}")
-
-
-def import_failure(error: Exception) -> str:
-    """'fix <file>:<line> first (<what went wrong>)', for the line of needle that failed."""
-    if isinstance(error, SyntaxError):  # also IndentationError
-        file, line = error.filename, error.lineno
-        what = f"{type(error).__name__}: {error.msg} in `{(error.text or '').strip()}`"
-    else:
-        frames = traceback.extract_tb(error.__traceback__)
-        in_library = [frame for frame in frames if frame.filename.startswith(str(LIBRARY))]
-        deepest = (in_library or frames)[-1]  # the last line of needle that ran
-        file, line = deepest.filename, deepest.lineno
-        what = f"{type(error).__name__}: {error}"
-    return f"fix {os.path.relpath(file, KIT_ROOT)}:{line} first ({what})"
-
-
-try:
-    import needle as ndl
-    from needle import data, init, nn, optim
-
-    print(f"needle imported from {Path(ndl.__file__).parent}")
-except Exception as error:
-    reason = import_failure(error)
-    ndl = data = init = nn = optim = NeedleNotImported(reason)
-    print(
-        f"needle could not be imported: {reason}, then re-run this cell; until then the cells "
-        "that use needle stop with this message, and the check cells still grade your work."
-    )
+ndl, data, init, nn, optim = load_needle(LIBRARY, KIT_ROOT)  # if needle is broken: what to fix
 
 # %% [markdown] deletable=false editable=false
 # ## The lecture's example modules

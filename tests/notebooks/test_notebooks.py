@@ -140,6 +140,7 @@ def test_every_notebook_starts_with_the_same_setup_cell():
         assert setup.source == setups[0].source, f"{path.name}: set-up differs from the first"
     assert 'os.environ.get("NEEDLEWORK_SOLUTIONS") == "1"' in setups[0].source
     assert "from grader.notebook import check" in setups[0].source
+    assert "ndl, data, init, nn, optim = load_needle(LIBRARY, KIT_ROOT)" in setups[0].source
 
 
 @pytest.mark.parametrize("path", NOTEBOOK_PATHS, ids=ids)
