@@ -73,3 +73,27 @@ def flat(output: str):
         return None
 
     return test
+
+
+def property_checks(counts_config: str) -> list:
+    """The checks every optimizer shares: `.grad` untouched, float32 kept, no graph kept alive
+    (counted over the steps of configuration `counts_config`)."""
+    from grader.problems.base import holds
+
+    return [
+        holds(
+            "leaves .grad untouched",
+            ("decay/untouched",),
+            all_true("decay/untouched", "step() changed p.grad; build a new tensor instead"),
+        ),
+        holds(
+            "keeps parameters float32",
+            ("decay/float32",),
+            all_true("decay/float32", "a parameter became float64 (numpy float64 scalars?)"),
+        ),
+        holds(
+            "no graph kept alive across steps",
+            (f"{counts_config}/counts",),
+            flat(f"{counts_config}/counts"),
+        ),
+    ]
