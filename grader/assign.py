@@ -17,144 +17,24 @@ trailing spaces, ...) are errors naming file:line. The whole tree is scanned bef
 written, the output is built in a temporary folder next to the destination and swapped in at the
 end, so an error leaves the destination untouched.
 
-The enclosing `Class.method` is found by scanning upward for `def`/`class` lines indented less than
-the marker (then less than that definition, and so on): a line scanner, not a parser.
+The markers and the region scanner itself are grader.regions (shared with the judge).
 """
 
 from __future__ import annotations
 
 import argparse
-import io
 import os
-import re
 import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-
-BEGIN = "### BEGIN YOUR SOLUTION"
-END = "### END YOUR SOLUTION"
-
-# Anything that looks like an attempt at a marker: one or more '#', BEGIN/END, at most one other
-# word, then a word containing SOL (SOLUTION misspelled too), in any case and spacing, alone on its
-# line. Exact markers are matched first.
-_NEAR_MISS = re.compile(
-    r"#+[\s_]*(BEGIN|END)([\s_]*[A-Z]+)??[\s_]*[A-Z]*SOL[A-Z]*\W*", re.IGNORECASE
-)
-_DEFINITION = re.compile(r"(?P<indent>[ \t]*)(?:async[ \t]+)?(?:def|class)[ \t]+(?P<name>\w+)")
+from grader import REPO_ROOT
+from grader.regions import MarkerError, Region, Split, indentation, scan
 
 SKIPPED_NAMES = {"__pycache__", ".ipynb_checkpoints", ".pytest_cache", ".DS_Store"}
 SKIPPED_SUFFIXES = {".pyc", ".pyo"}
-
-
-class MarkerError(ValueError):
-    """Malformed solution markers; `problems` lists one "file:line: what" string per problem."""
-
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        super().__init__("\n".join(problems))
-
-
-@dataclass(frozen=True)
-class Region:
-    """One solution region of one file.
-
-    `path` is relative to the scanned root (posix); `begin` and `end` are the 1-based line numbers
-    of the two marker lines; `qualname` is the enclosing "Class.method" or "function" ("" at module
-    level); `lines` are the body lines between the markers, without their line terminators.
-    """
-
-    path: str
-    begin: int
-    end: int
-    qualname: str
-    lines: tuple[str, ...]
-
-    @property
-    def stub(self) -> str:
-        """The message of the NotImplementedError that replaces this region in the skeleton."""
-        return f"{self.qualname} in {self.path}" if self.qualname else f"{self.path}"
-
-
-@dataclass(frozen=True)
-class _Split:
-    """A source file cut into lines (terminators kept) and the regions found in it."""
-
-    lines: list[bytes]
-    regions: list[Region]
-
-
-def _indent(text: str) -> str:
-    return text[: len(text) - len(text.lstrip(" \t"))]
-
-
-def _enclosing_qualname(lines: list[str], index: int) -> str:
-    """The dotted names of the def/class lines that enclose line `index`, outermost first."""
-    names: list[str] = []
-    width = len(_indent(lines[index]).expandtabs())
-    for text in reversed(lines[:index]):
-        if width == 0:
-            break
-        match = _DEFINITION.match(text)
-        if match and len(match["indent"].expandtabs()) < width:
-            names.append(match["name"])
-            width = len(match["indent"].expandtabs())
-    return ".".join(reversed(names))
-
-
-def _split_lines(data: bytes) -> list[bytes]:
-    """Lines with their terminators; only b"\\n" ends a line, so joining them gives `data` back."""
-    return io.BytesIO(data).readlines()
-
-
-def _scan(rel: str, data: bytes) -> _Split:
-    """Find the regions of one file; raise MarkerError naming every malformed marker."""
-    raw = _split_lines(data)
-    texts = [line.decode("utf-8", errors="replace").rstrip("\r\n") for line in raw]
-    regions: list[Region] = []
-    problems: list[str] = []
-    open_at: int | None = None  # 0-based index of the BEGIN line of the region being read
-    for index, text in enumerate(texts):
-        body = text.lstrip(" \t")
-        where = f"{rel}:{index + 1}"
-        if body == BEGIN:
-            if open_at is not None:
-                problems.append(
-                    f"{where}: BEGIN inside the region opened at line {open_at + 1} "
-                    "(regions cannot be nested)"
-                )
-            open_at = index
-        elif body == END:
-            if open_at is None:
-                problems.append(f"{where}: END without a BEGIN before it")
-                continue
-            if _indent(text) != _indent(texts[open_at]):
-                problems.append(
-                    f"{where}: END is indented differently from its BEGIN at line {open_at + 1}"
-                )
-            regions.append(
-                Region(
-                    path=rel,
-                    begin=open_at + 1,
-                    end=index + 1,
-                    qualname=_enclosing_qualname(texts, open_at),
-                    lines=tuple(texts[open_at + 1 : index]),
-                )
-            )
-            open_at = None
-        elif _NEAR_MISS.fullmatch(body.rstrip()):
-            problems.append(
-                f"{where}: misspelled marker {body!r}; markers are exactly {BEGIN!r} and {END!r}"
-            )
-    if open_at is not None:
-        problems.append(f"{rel}:{open_at + 1}: BEGIN without an END before the end of the file")
-    if problems:
-        raise MarkerError(problems)
-    return _Split(raw, regions)
 
 
 def _walk(root: Path) -> Iterator[tuple[str, Path]]:
@@ -168,18 +48,18 @@ def _walk(root: Path) -> Iterator[tuple[str, Path]]:
             yield path.relative_to(root).as_posix(), path
 
 
-def _scan_tree(root: Path) -> dict[str, tuple[bytes, _Split | None]]:
+def _scan_tree(root: Path) -> dict[str, tuple[bytes, Split | None]]:
     """Read and scan every file under root; raise one MarkerError listing all problems."""
     if not root.is_dir():
         raise FileNotFoundError(f"assign: source folder {root} does not exist")
-    files: dict[str, tuple[bytes, _Split | None]] = {}
+    files: dict[str, tuple[bytes, Split | None]] = {}
     problems: list[str] = []
     for rel, path in _walk(root):
         data = path.read_bytes()
         split = None
         if path.suffix == ".py":
             try:
-                split = _scan(rel, data)
+                split = scan(rel, data)
             except MarkerError as error:
                 problems.extend(error.problems)
         files[rel] = (data, split)
@@ -197,7 +77,7 @@ def find_regions(root: Path) -> list[Region]:
     return regions
 
 
-def _strip_file(split: _Split) -> bytes:
+def _strip_file(split: Split) -> bytes:
     """The skeleton of one scanned file: each region body becomes one raise line."""
     out: list[bytes] = []
     position = 0  # 0-based index of the next line to copy
@@ -205,7 +85,7 @@ def _strip_file(split: _Split) -> bytes:
         marker = split.lines[region.begin - 1]
         out.extend(split.lines[position : region.begin])
         ending = marker[len(marker.rstrip(b"\r\n")) :] or b"\n"
-        indent = _indent(marker.decode("utf-8"))
+        indent = indentation(marker.decode("utf-8"))
         message = region.stub.replace("\\", "\\\\").replace('"', '\\"')
         out.append(f'{indent}raise NotImplementedError("{message}")'.encode() + ending)
         position = region.end - 1

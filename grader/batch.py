@@ -14,7 +14,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from grader import judge
+from grader import pipeline
+from grader.cases import fresh_seed
 from grader.problems import PROBLEM_IDS
 from grader.results import RunResult
 
@@ -23,7 +24,7 @@ def grade_one(submission: Path, problem_ids, hidden: bool, seed: int | None) -> 
     """Grade one folder; any grader-side failure becomes a zero row rather than an abort."""
     try:
         # One probe at a time per submission: the pool below already runs `jobs` submissions.
-        return judge.grade(submission, problem_ids, hidden=hidden, seed=seed, jobs=1)
+        return pipeline.grade(submission, problem_ids, hidden=hidden, seed=seed, jobs=1)
     except Exception as error:  # keep the batch going, whatever one submission does
         return RunResult(submission=str(submission), notes=(f"{type(error).__name__}: {error}",))
 
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     problem_ids = list(args.problem or PROBLEM_IDS)
     seed = args.seed
     if args.hidden and seed is None:
-        seed = judge.fresh_seed()  # one seed for the whole batch: fair to everyone
+        seed = fresh_seed()  # one seed for the whole batch: fair to everyone
         print(
             f"batch: hidden cases drawn with seed {seed} (--seed {seed} repeats this run)",
             file=sys.stderr,

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import json
+import signal
 import struct
 from dataclasses import dataclass, field
 
@@ -30,6 +31,10 @@ MAX_ARRAY_SIZE = 4_000_000
 MAX_OUTPUTS = 2_000
 MAX_TEXT = 400
 NUMERIC_KINDS = "biuf"
+# The signal the runner sends just before it kills a probe that ran out of time: the probe then
+# writes every thread's stack to stderr (C-level faulthandler, so even a loop that never returns
+# to Python shows), and the judge names where the student's code was stopped.
+STACK_SIGNAL = signal.SIGUSR1
 
 
 class ChannelError(ValueError):

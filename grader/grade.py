@@ -7,10 +7,11 @@ import json
 import sys
 from pathlib import Path
 
-from grader import judge, report
+from grader import REPO_ROOT, pipeline, report
+from grader.cases import fresh_seed
 from grader.problems import PROBLEM_IDS
 
-DEFAULT_SUBMISSION = judge.REPO_ROOT / "hw"
+DEFAULT_SUBMISSION = REPO_ROOT / "hw"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     if args.seed is not None and not args.hidden:
         print("grade: --seed only makes sense with --hidden", file=sys.stderr)
         return 2
-    if args.hidden and not (judge.REPO_ROOT / "solutions" / "needle").is_dir():
+    if args.hidden and not (REPO_ROOT / "solutions" / "needle").is_dir():
         print("grade: --hidden needs solutions/ (instructors only)", file=sys.stderr)
         return 2
     if not (args.submission / "needle").is_dir():
@@ -59,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         from grader import hidden
 
         if seed is None:
-            seed = judge.fresh_seed()
+            seed = fresh_seed()
             print(
                 f"grade: hidden cases drawn with seed {seed} (--seed {seed} repeats this run)",
                 file=sys.stderr,
@@ -67,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         warning = hidden.exposure_warning()
         if warning:
             print(f"grade: warning: {warning}", file=sys.stderr)
-    result = judge.grade(
+    result = pipeline.grade(
         args.submission, args.problem, hidden=args.hidden, seed=seed, jobs=args.jobs
     )
     if args.gradescope:

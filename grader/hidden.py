@@ -10,7 +10,8 @@ import os
 import stat
 from pathlib import Path
 
-from grader import judge, references
+from grader import references
+from grader.cases import Case
 
 
 def exposure_warning(solutions: Path = references.SOLUTIONS) -> str:
@@ -30,7 +31,7 @@ def exposure_warning(solutions: Path = references.SOLUTIONS) -> str:
     return f"{folder} is readable by other users; `chmod -R go-rwx {folder}` keeps it from probes"
 
 
-def reference_outputs(case: judge.Case, timeout_scale: float = 1.0):
+def reference_outputs(case: Case, timeout_scale: float = 1.0):
     """(outputs, "") computed by running solutions/ on this case, or (None, why not)."""
     if not (references.SOLUTIONS / "needle").is_dir():
         return None, "hidden cases need solutions/ (instructors only)"

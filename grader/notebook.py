@@ -17,7 +17,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from grader import judge, report
+from grader import REPO_ROOT, pipeline, report
 from grader.results import ProblemResult
 
 
@@ -28,7 +28,7 @@ def kit_root(start: Path | None = None) -> Path:
     for folder in (start, *start.parents):
         if (folder / "grader").is_dir() and (folder / "notebooks").is_dir():
             return folder
-    return judge.REPO_ROOT
+    return REPO_ROOT
 
 
 def default_submission() -> Path:
@@ -45,7 +45,7 @@ def default_submission() -> Path:
 
 def check(problem_id: str, submission: str | Path | None = None) -> ProblemResult:
     folder = Path(submission) if submission is not None else default_submission()
-    result = judge.grade(folder, [problem_id], jobs=1)
+    result = pipeline.grade(folder, [problem_id], jobs=1)
     problem = result.problems[0]
     print(report.problem_text(problem))
     print(f"Score for {problem.id}: {problem.score:g}/{problem.max_score:g}")

@@ -24,7 +24,6 @@ import json
 import os
 import re
 import resource
-import signal
 import stat
 import sys
 import traceback
@@ -35,20 +34,16 @@ from typing import Any
 
 import numpy as np
 
-from grader.channel import ProbeOutput, StepError, encode
+from grader.channel import STACK_SIGNAL, ProbeOutput, StepError, encode
 
 IMPORT_STEP = "__import__"
-# The signal the runner sends just before it kills a probe that ran out of time: every thread's
-# stack goes to stderr (C-level faulthandler, so even a loop that never returns to Python shows).
-STACK_SIGNAL = signal.SIGUSR1
 
 
 class Probe:
     """What a problem's `probe(p)` function works with: inputs, steps, recorded outputs."""
 
-    def __init__(self, inputs: dict[str, np.ndarray], root: Path, params: dict[str, Any]):
+    def __init__(self, inputs: dict[str, np.ndarray], root: Path):
         self.inputs = inputs
-        self.params = params
         self.root = root
         self.result = ProbeOutput()
 
@@ -287,7 +282,7 @@ def main() -> None:
     if broken:
         sys.meta_path.insert(0, _PlaceholderFinder(broken))
     problem = importlib.import_module(f"grader.problems.{job['problem']}")
-    probe = Probe(inputs, root, job["params"])
+    probe = Probe(inputs, root)
     with probe.step(IMPORT_STEP):
         importlib.import_module("needle")
         for module in getattr(problem, "IMPORTS", ()):

@@ -11,16 +11,17 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-from grader import judge
-from grader import problems as registry
+from grader import REPO_ROOT, judge, runner, submission
+from grader.cases import PUBLIC_SEED, Case, make_cases
 
 PUBLIC_FILE = Path(__file__).resolve().parent / "references" / "public.npz"
-SOLUTIONS = judge.REPO_ROOT / "solutions"
+SOLUTIONS = REPO_ROOT / "solutions"
 DIGEST_KEY = "__inputs__"
 
 
@@ -36,7 +37,7 @@ def load(path: Path = PUBLIC_FILE) -> dict[str, np.ndarray]:
     return _load(path, path.stat().st_mtime)
 
 
-def public_outputs(case: judge.Case, path: Path = PUBLIC_FILE):
+def public_outputs(case: Case, path: Path = PUBLIC_FILE):
     """(reference outputs of this problem's public case, "") or (None, why there are none)."""
     stored = load(path)
     problem_id = case.problem.id
@@ -53,13 +54,13 @@ def public_outputs(case: judge.Case, path: Path = PUBLIC_FILE):
     }, ""
 
 
-def reference_case(case: judge.Case, solutions: Path = SOLUTIONS, timeout_scale: float = 1.0):
+def reference_case(case: Case, solutions: Path = SOLUTIONS, timeout_scale: float = 1.0):
     """Run the reference solutions on one case: (outputs, "") or (None, what went wrong)."""
-    outcome = judge.run_case(
-        case, solutions, judge.syntax_errors(solutions), timeout_scale, trusted=True
-    )
+    tree = submission.read(solutions)
+    outcome = runner.run_case(case, tree, timeout_scale, trusted=True)
     if outcome.output is None:
-        return None, f"the reference solution failed on {case.problem.id}: {outcome.failure}"
+        failure = judge.failure_text(outcome, Path(solutions))
+        return None, f"the reference solution failed on {case.problem.id}: {failure}"
     if outcome.output.errors:
         name, error = next(iter(outcome.output.errors.items()))
         return None, (
@@ -68,27 +69,33 @@ def reference_case(case: judge.Case, solutions: Path = SOLUTIONS, timeout_scale:
     return outcome.output.arrays, ""
 
 
+def compute_cases(
+    cases: list[Case], solutions: Path = SOLUTIONS, jobs: int = 2
+) -> list[tuple[dict[str, np.ndarray] | None, str]]:
+    """`reference_case` of every case, `jobs` at a time, in the order of `cases`."""
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        return list(pool.map(lambda case: reference_case(case, solutions), cases))
+
+
+def as_arrays(cases: list[Case], outputs: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """The stored layout: "problem/output" arrays and a "problem/__inputs__" digest per case."""
+    arrays: dict[str, np.ndarray] = {}
+    for case, found in zip(cases, outputs, strict=True):
+        for name, array in found.items():
+            arrays[f"{case.problem.id}/{name}"] = array
+        arrays[f"{case.problem.id}/{DIGEST_KEY}"] = np.frombuffer(case.digest.encode(), np.uint8)
+    return arrays
+
+
 def compute(
     problem_ids: list[str] | None = None, solutions: Path = SOLUTIONS, jobs: int = 2
 ) -> tuple[dict[str, np.ndarray], list[str]]:
     """All public reference arrays, keyed "problem/output", and the list of failures."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    cases = [
-        judge.make_case(module, judge.PUBLIC_SEED) for module in registry.load_all(problem_ids)
-    ]
-    arrays: dict[str, np.ndarray] = {}
-    failures: list[str] = []
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        outcomes = list(pool.map(lambda case: reference_case(case, solutions), cases))
-    for case, (outputs, why) in zip(cases, outcomes, strict=True):
-        if outputs is None:
-            failures.append(why)
-            continue
-        for name, array in outputs.items():
-            arrays[f"{case.problem.id}/{name}"] = array
-        arrays[f"{case.problem.id}/{DIGEST_KEY}"] = np.frombuffer(case.digest.encode(), np.uint8)
-    return arrays, failures
+    cases = make_cases(PUBLIC_SEED, problem_ids)
+    results = compute_cases(cases, solutions, jobs)
+    failures = [why for outputs, why in results if outputs is None]
+    done = [(case, outputs) for case, (outputs, _) in zip(cases, results, strict=True) if outputs]
+    return as_arrays([case for case, _ in done], [outputs for _, outputs in done]), failures
 
 
 def stale_keys(fresh: dict[str, np.ndarray], stored: dict[str, np.ndarray]) -> list[str]:
@@ -113,6 +120,11 @@ def check_current(solutions: Path = SOLUTIONS, stored: Path = PUBLIC_FILE, jobs:
     fresh, failures = compute(None, solutions, jobs)
     if failures:
         return "the reference solutions fail: " + "; ".join(failures)
+    return stale_reason(fresh, stored)
+
+
+def stale_reason(fresh: dict[str, np.ndarray], stored: Path = PUBLIC_FILE) -> str:
+    """Why the references stored at `stored` differ from `fresh` ones ("" if they do not)."""
     stale = stale_keys(fresh, load(stored))
     if stale:
         return (

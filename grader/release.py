@@ -48,10 +48,15 @@ GRADER_FILES = (
     "__main__.py",
     "cli.py",
     "grade.py",
+    "pipeline.py",
+    "cases.py",
+    "submission.py",
+    "regions.py",
     "judge.py",
     "runner.py",
     "probe.py",
     "channel.py",
+    "compare.py",
     "results.py",
     "report.py",
     "problems/*.py",
@@ -132,7 +137,7 @@ def _copy_notebooks(root: Path, out: Path) -> None:
         target.write_bytes(clear_notebook(path.read_bytes()))
 
 
-def _copy_grader(root: Path, out: Path, patterns: tuple[str, ...]) -> list[str]:
+def copy_grader(root: Path, out: Path, patterns: tuple[str, ...]) -> list[str]:
     """Copy the allow-listed grader files; return the ones left out as instructor-only."""
     excluded = []
     for pattern in patterns:
@@ -305,7 +310,7 @@ def build(
     try:
         _copy_skeleton(root, folder)
         _copy_notebooks(root, folder)
-        excluded = _copy_grader(root, folder, grader_files)
+        excluded = copy_grader(root, folder, grader_files)
         _copy_templates(root, folder)
         check_imports(folder, root)
         write_zip(folder, zip_path)

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from grader.problems.base import KINDS
 from grader.results import ERROR, NOT_IMPLEMENTED, PASSED, CheckResult, ProblemResult, RunResult
 
 # The short report (terminal, notebook) shows at most this many failure lines per problem.
 MAX_FAILURES_SHOWN = 6
-# Failures that name a cause come first, symptoms repeated over steps last (problems.base.KINDS).
-KIND_ORDER = {"diagnostic": 0, "value": 1, "trajectory": 2}
+# Failures that name a cause come first, symptoms repeated over steps last (in the order of KINDS).
+KIND_ORDER = {kind: rank for rank, kind in enumerate(KINDS)}
 
 
 def _points(value: float) -> str:

@@ -60,15 +60,14 @@ from pathlib import Path
 
 import numpy as np
 
-from grader.channel import ChannelError, ProbeOutput, decode
-from grader.probe import STACK_SIGNAL
+from grader.cases import Case
+from grader.channel import STACK_SIGNAL, ChannelError, ProbeOutput, decode
+from grader.submission import PACKAGES, Submission
 
 GRADER_DIR = Path(__file__).resolve().parent
 # The user a probe runs as when the grader is root: (uid, gid) of "nobody"/"nogroup".
 PROBE_USER = (65534, 65534)
-HARNESS_FILES = ("__init__.py", "channel.py", "probe.py")
-PACKAGES = ("needle", "apps")
-MAX_SOURCE_BYTES = 2 * 1024 * 1024
+HARNESS_FILES = ("__init__.py", "channel.py", "compare.py", "probe.py")
 
 DEFAULT_LIMITS = {
     "memory_bytes": 3 * 1024**3,  # numpy plus a small network need a few hundred MB
@@ -95,37 +94,48 @@ MAX_STACK_TEXT = 64 * 1024  # the tail of stderr searched for that dump
 
 @dataclass
 class RunOutcome:
-    """What came back from one probe process: its output, or why there is none."""
+    """What is known about one probe run: its output, or the facts of why there is none.
+
+    The judge turns these facts into the student-facing text (grader.judge.failure_text)."""
 
     output: ProbeOutput | None
-    failure: str = ""  # set when output is None
     seconds: float = 0.0
+    missing: str = ""  # a file the problem needs that the submission lacks: not started
+    broken: str = ""  # the syntax error of a file the problem needs: not started
+    timeout: float = 0.0  # the time limit, when the probe ran out of it and was killed
     # After a timeout: where the submission's code was stopped, as (path relative to the
     # submission, line, function name) from the probe's stack dump; None if it did not say.
     stopped: tuple[str, int, str] | None = None
+    returncode: int | None = None  # of a probe that ended without reporting
+    stderr_tail: str = ""  # its last line of stderr
+    malformed: str = ""  # why its report was rejected by the channel
 
 
-def copy_submission(submission: Path, dest: Path) -> None:
-    """Copy the .py files of needle/ and apps/ (regular files only, size-capped) into dest."""
-    for package in PACKAGES:
-        source = submission / package
-        if not source.is_dir() or source.is_symlink():
-            continue
-        for folder, dirnames, filenames in os.walk(source):
-            dirnames[:] = [
-                name
-                for name in dirnames
-                if not (Path(folder) / name).is_symlink() and name != "__pycache__"
-            ]
-            for name in filenames:
-                path = Path(folder) / name
-                if not name.endswith(".py") or path.is_symlink() or not path.is_file():
-                    continue
-                if path.stat().st_size > MAX_SOURCE_BYTES:
-                    continue
-                target = dest / path.relative_to(submission)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(path, target)
+def run_case(
+    case: Case,
+    submission: Submission,
+    timeout_scale: float = 1.0,
+    trusted: bool = False,
+) -> RunOutcome:
+    """Run one problem's probe on one case against `submission`, unless a file it needs is
+    missing or does not parse (other broken files are replaced by placeholders in the probe).
+
+    `trusted` is for the reference solutions only (no privilege drop)."""
+    needed = case.problem.needed_files
+    missing = submission.missing(needed)
+    if missing:
+        return RunOutcome(None, missing=missing[0])
+    broken = [submission.broken[rel] for rel in needed if rel in submission.broken]
+    if broken:
+        return RunOutcome(None, broken=broken[0])
+    return run_probe(
+        case.problem.id,
+        submission,
+        case.inputs,
+        dict(submission.broken),
+        timeout=case.problem.timeout * timeout_scale,
+        trusted=trusted,
+    )
 
 
 def probe_user(trusted: bool) -> tuple[int, int] | None:
@@ -151,9 +161,8 @@ def copy_harness(dest: Path) -> None:
 
 def run_probe(
     problem_id: str,
-    submission: Path,
+    submission: Submission,
     inputs: dict[str, np.ndarray],
-    params: dict,
     placeholders: dict[str, str],
     timeout: float,
     limits: dict[str, int] | None = None,
@@ -169,7 +178,7 @@ def run_probe(
     with tempfile.TemporaryDirectory(prefix="needlework-probe-") as scratch:
         base = Path(scratch)  # 0700, ours
         copy_harness(base / "harness")
-        copy_submission(Path(submission), base / "submission")
+        submission.copy_to(base / "submission")
         job_dir = base / "job"
         work = base / "work"
         job_dir.mkdir(mode=0o700)
@@ -183,7 +192,6 @@ def run_probe(
             "submission": str(base / "submission"),
             "output": str(output_path),
             "limits": limits,
-            "params": params,
             "placeholders": placeholders,
             "user": user,
         }
@@ -234,16 +242,17 @@ def run_probe(
         seconds = time.monotonic() - started
         if timed_out:
             stopped = stopped_at(_tail(stderr_path, MAX_STACK_TEXT), base / "submission")
-            failure = f"did not finish within {timeout:g} s (time limit)"
-            return RunOutcome(None, failure, seconds, stopped)
+            return RunOutcome(None, seconds, timeout=timeout, stopped=stopped)
         try:
             data = output_path.read_bytes()
         except OSError:
-            return RunOutcome(None, _why_silent(process.returncode, stderr_path), seconds)
+            lines = _tail(stderr_path, 300).strip().splitlines()
+            tail = lines[-1] if lines else ""
+            return RunOutcome(None, seconds, returncode=process.returncode, stderr_tail=tail)
         try:
-            return RunOutcome(decode(data, nonce), "", seconds)
+            return RunOutcome(decode(data, nonce), seconds)
         except ChannelError as error:
-            return RunOutcome(None, f"reported a malformed result ({error})", seconds)
+            return RunOutcome(None, seconds, malformed=str(error))
 
 
 _THREAD = re.compile(r"^(?:Current thread|Thread) 0x[0-9a-fA-F]{1,16} \(most recent call first\):$")
@@ -289,29 +298,3 @@ def stopped_at(text: str, submission: Path) -> tuple[str, int, str] | None:
         if block:
             return block[0]
     return None
-
-
-def _why_silent(returncode: int, stderr_path: Path) -> str:
-    """A student-facing reason for a process that ended without reporting."""
-    if returncode is not None and returncode < 0:
-        name = signal.Signals(-returncode).name if -returncode in signal.valid_signals() else ""
-        hint = {
-            "SIGXCPU": " (CPU time limit)",
-            "SIGXFSZ": " (file size limit)",
-            "SIGSEGV": " (crash)",
-            "SIGKILL": " (killed, possibly out of memory)",
-        }.get(name, "")
-        return f"the grading process was killed by {name or -returncode}{hint}"
-    tail = ""
-    try:
-        with open(stderr_path, "rb") as handle:
-            handle.seek(0, os.SEEK_END)
-            handle.seek(max(0, handle.tell() - 300))
-            lines = handle.read().decode(errors="replace").strip().splitlines()
-            tail = lines[-1] if lines else ""
-    except OSError:
-        pass
-    text = f"the grading process exited (code {returncode}) without reporting a result"
-    if returncode == 0:
-        text += "; does your code call exit() or os._exit()?"
-    return f"{text}: {tail[:200]}" if tail else text

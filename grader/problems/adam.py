@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from grader.compare import close
 from grader.problems import optim_common as common
-from grader.problems.base import Problem, close, diagnostic, series
+from grader.problems.base import Problem, diagnostic, series
 
 PROBLEM = Problem(
     id="adam",

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.problems.base import Problem, equal, gradient
+from grader.compare import equal, gradient
+from grader.problems.base import Problem
 
 _AUTOGRAD = "needle/autograd.py"
 PROBLEM = Problem(

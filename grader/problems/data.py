@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.problems.base import Problem, close, equal
+from grader.compare import close, equal
+from grader.problems.base import Problem
 
 _BASIC = "needle/data/data_basic.py"
 _TRANSFORMS = "needle/data/data_transforms.py"

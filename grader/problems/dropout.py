@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.problems.base import BACKWARD_HINT, Problem, close, distinct, holds
+from grader.compare import BACKWARD_HINT, close, distinct, holds
+from grader.problems.base import Problem
 
 _NN = "needle/nn/nn_basic.py"
 PROBLEM = Problem(

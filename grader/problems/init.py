@@ -12,7 +12,8 @@ import math
 
 import numpy as np
 
-from grader.problems.base import Problem, close, equal, holds
+from grader.compare import close, equal, holds
+from grader.problems.base import Problem
 
 _BASIC = "needle/init/init_basic.py"
 _INIT = "needle/init/init_initializers.py"

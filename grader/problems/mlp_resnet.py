@@ -18,7 +18,8 @@ import contextlib
 
 import numpy as np
 
-from grader.problems.base import Check, Problem, Verdict, close, equal
+from grader.compare import Verdict, close, equal
+from grader.problems.base import Check, Problem
 
 _APP = "apps/mlp_resnet.py"
 PROBLEM = Problem(

@@ -32,6 +32,29 @@ class OpCase:
 
 
 GIVEN = ("add", "add_scalar", "multiply", "mul_scalar")
+# The op classes students write (one `compute` and one `gradient` region each), in file order.
+OPS_FILE = "needle/ops/ops_mathematic.py"
+STUDENT_OPS = (
+    "EWisePow",
+    "PowerScalar",
+    "EWiseDiv",
+    "DivScalar",
+    "Transpose",
+    "Reshape",
+    "BroadcastTo",
+    "Summation",
+    "MatMul",
+    "Negate",
+    "Log",
+    "Exp",
+    "ReLU",
+    "Tanh",
+)
+
+
+def op_regions(method: str) -> tuple[tuple[str, str], ...]:
+    """The (file, "Op.method") region of every student op."""
+    return tuple((OPS_FILE, f"{name}.{method}") for name in STUDENT_OPS)
 
 
 def _case(name, call, numpy, shapes, domains=None) -> OpCase:

@@ -13,34 +13,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from grader.compare import gradient
 from grader.problems import op_cases
-from grader.problems.base import ErrorHint, Problem, gradient
+from grader.problems.base import ErrorHint, Problem
 
-_OPS = "needle/ops/ops_mathematic.py"
 PROBLEM = Problem(
     id="ops_backward",
     title="Op gradients (gradient)",
     points=12,
-    regions=((_OPS, "unbroadcast"),)
-    + tuple(
-        (_OPS, f"{name}.gradient")
-        for name in (
-            "EWisePow",
-            "PowerScalar",
-            "EWiseDiv",
-            "DivScalar",
-            "Transpose",
-            "Reshape",
-            "BroadcastTo",
-            "Summation",
-            "MatMul",
-            "Negate",
-            "Log",
-            "Exp",
-            "ReLU",
-            "Tanh",
-        )
-    ),
+    regions=((op_cases.OPS_FILE, "unbroadcast"),) + op_cases.op_regions("gradient"),
     hint="gradient() returns one partial adjoint per input, built from needle ops",
     error_hints=(
         ErrorHint(

@@ -7,33 +7,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from grader.compare import close
 from grader.problems import op_cases
-from grader.problems.base import Problem, close
+from grader.problems.base import Problem
 
-_OPS = "needle/ops/ops_mathematic.py"
 PROBLEM = Problem(
     id="ops_forward",
     title="Op forwards (compute)",
     points=8,
-    regions=tuple(
-        (_OPS, f"{name}.compute")
-        for name in (
-            "EWisePow",
-            "PowerScalar",
-            "EWiseDiv",
-            "DivScalar",
-            "Transpose",
-            "Reshape",
-            "BroadcastTo",
-            "Summation",
-            "MatMul",
-            "Negate",
-            "Log",
-            "Exp",
-            "ReLU",
-            "Tanh",
-        )
-    ),
+    regions=op_cases.op_regions("compute"),
     hint="compute() works on raw numpy arrays and returns one",
 )
 

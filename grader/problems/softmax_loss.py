@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.problems.base import Problem, close, gradient
+from grader.compare import close, gradient
+from grader.problems.base import Problem
 
 PROBLEM = Problem(
     id="softmax_loss",

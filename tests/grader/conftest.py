@@ -22,7 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from grader import judge
+from grader import pipeline
+from grader import problems as registry
 from grader.assign import strip_tree, write_tree
 from grader.problems import PROBLEM_IDS
 from grader.results import RunResult
@@ -30,7 +31,7 @@ from grader.results import RunResult
 ROOT = Path(__file__).resolve().parents[2]
 SOLUTIONS = ROOT / "solutions"
 FULL = {
-    judge.registry.load(pid).PROBLEM.id: judge.registry.load(pid).PROBLEM.points
+    registry.load(pid).PROBLEM.id: registry.load(pid).PROBLEM.points
     for pid in PROBLEM_IDS
 }
 
@@ -73,7 +74,7 @@ def grade_edited(tmp_path: Path):
     ) -> dict[str, float] | RunResult:
         root = copy_solutions(tmp_path / f"edit{len(list(tmp_path.iterdir()))}")
         edit_file(root / path, old, new)
-        result = judge.grade(root, problems, **kwargs)
+        result = pipeline.grade(root, problems, **kwargs)
         if full:
             return result
         return {problem.id: problem.score for problem in result.problems}

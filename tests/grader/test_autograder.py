@@ -1,4 +1,4 @@
-"""The Gradescope autograder bundle (grader/autograder.py and grader/autograder_template/).
+"""The Gradescope autograder bundle (built by grader/autograder.py, run by grader/gradescope.py).
 
 The bundle of the real repository is built once (fixed seed), unpacked into a simulated
 /autograder tree in a temporary folder (source/, submission/, results/), and its run_autograder is
@@ -22,7 +22,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader import autograder, judge, leaks, references
+from grader import (
+    autograder,
+    cases,
+    leaks,
+    references,
+    upload,
+)
+from grader import problems as registry
 from grader.assign import find_regions
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -124,10 +131,33 @@ def test_untouched_skeleton_nested_in_hw_is_found_and_scores_zero(bundle, tmp_pa
     assert_gradescope_format(results)
     assert "needle/ package at hw/needle (with apps/)" in results["output"]
     assert results["score"] == 0
-    assert len(results["tests"]) == 2 * len(references.registry.PROBLEM_IDS)
+    assert len(results["tests"]) == 2 * len(registry.PROBLEM_IDS)
     for test in results["tests"]:
         assert test["score"] == 0 and test["status"] == "failed"
         assert "implement in needle/" in test["output"] or "implement in apps/" in test["output"]
+
+
+@pytest.mark.slow
+def test_public_tests_say_what_make_grade_says(bundle, tmp_path):
+    """Does the bundle's public test of each problem carry make grade's checks, messages and
+    to-implement list, for a submission with a mistake and a stub?"""
+    from grader import assign, pipeline, report
+
+    root = unpack(bundle, tmp_path)
+    submission = root / "submission"
+    copy_packages(ROOT / "solutions", submission)
+    logarithmic = "needle/ops/ops_logarithmic.py"
+    (submission / logarithmic).write_bytes(assign.strip_tree(ROOT / "solutions")[logarithmic])
+    optim = submission / "needle" / "optim.py"
+    optim.write_text(optim.read_text().replace("self.m[w] = m\n", "self.m[w] = 2 * m\n"))
+    tests = by_name(run_autograder(root))
+    local = report.gradescope(pipeline.grade(submission))["tests"]
+    for problem, test in zip(registry.PROBLEM_IDS, local, strict=True):
+        bundled = tests[f"{problem} (public)"]
+        # The first line holds the points, which the bundle splits between public and hidden.
+        assert bundled["output"].splitlines()[1:] == test["output"].splitlines()[1:], problem
+    assert "implement in needle/ops/ops_logarithmic.py" in tests["logsumexp (public)"]["output"]
+    assert "FAIL" in tests["adam (public)"]["output"]
 
 
 @pytest.mark.slow
@@ -218,7 +248,7 @@ def test_hidden_cases_are_those_of_grade_hidden_with_the_bundle_seed(bundle):
     public = bytes(references.load()[f"logsumexp/{references.DIGEST_KEY}"]).decode()
     assert digest != public
     # the cases of `grade --hidden --seed SEED`, so an instructor can reproduce them locally
-    assert digest == judge.make_case(references.registry.load("logsumexp"), SEED).digest
+    assert digest == cases.make_case(registry.load("logsumexp"), SEED).digest
 
 
 # ---------------------------------------------------------------- building
@@ -286,7 +316,7 @@ def make_package(folder: Path, with_apps: bool = True) -> None:
 def test_needle_folder_is_found_up_to_three_levels_down(tmp_path, layout):
     base = tmp_path / "submission"
     make_package(base / layout)
-    located = autograder.find_submission(base, tmp_path / "scratch")
+    located = upload.find_submission(base, tmp_path / "scratch")
     assert located.folder == base / layout
     assert "(with apps/)" in located.note
 
@@ -294,15 +324,15 @@ def test_needle_folder_is_found_up_to_three_levels_down(tmp_path, layout):
 def test_needle_folder_four_levels_down_is_not_found(tmp_path):
     base = tmp_path / "submission"
     make_package(base / "a" / "b" / "c")
-    with pytest.raises(autograder.SubmissionNotFound, match="No needle/ package"):
-        autograder.find_submission(base, tmp_path / "scratch")
+    with pytest.raises(upload.SubmissionNotFound, match="No needle/ package"):
+        upload.find_submission(base, tmp_path / "scratch")
 
 
 def test_shallowest_needle_wins_and_the_others_are_named(tmp_path):
     base = tmp_path / "submission"
     make_package(base / "hw")
     make_package(base / "old" / "copy", with_apps=False)
-    located = autograder.find_submission(base, tmp_path / "scratch")
+    located = upload.find_submission(base, tmp_path / "scratch")
     assert located.folder == base / "hw"
     assert "old/copy/needle" in located.note
 
@@ -313,16 +343,16 @@ def test_macos_metadata_and_symlinked_needle_are_ignored(tmp_path):
     make_package(tmp_path / "elsewhere")
     base.joinpath("linked").mkdir()
     (base / "linked" / "needle").symlink_to(tmp_path / "elsewhere" / "needle")
-    with pytest.raises(autograder.SubmissionNotFound):
-        autograder.find_submission(base, tmp_path / "scratch")
+    with pytest.raises(upload.SubmissionNotFound):
+        upload.find_submission(base, tmp_path / "scratch")
 
 
 def test_needle_folder_without_init_is_not_a_package(tmp_path):
     base = tmp_path / "submission"
     (base / "needle").mkdir(parents=True)
     (base / "needle" / "autograd.py").write_text("")
-    with pytest.raises(autograder.SubmissionNotFound, match="needle/ holding __init__.py"):
-        autograder.find_submission(base, tmp_path / "scratch")
+    with pytest.raises(upload.SubmissionNotFound, match="needle/ holding __init__.py"):
+        upload.find_submission(base, tmp_path / "scratch")
 
 
 def test_uploaded_contents_of_needle_get_a_hint(tmp_path):
@@ -330,8 +360,8 @@ def test_uploaded_contents_of_needle_get_a_hint(tmp_path):
     base.mkdir()
     for name in ("__init__.py", "autograd.py"):
         (base / name).write_text("")
-    with pytest.raises(autograder.SubmissionNotFound, match="upload the needle/ folder itself"):
-        autograder.find_submission(base, tmp_path / "scratch")
+    with pytest.raises(upload.SubmissionNotFound, match="upload the needle/ folder itself"):
+        upload.find_submission(base, tmp_path / "scratch")
 
 
 def test_zip_in_the_submission_is_opened_and_only_safe_python_files_extracted(tmp_path):
@@ -345,7 +375,7 @@ def test_zip_in_the_submission_is_opened_and_only_safe_python_files_extracted(tm
         archive.writestr("/absolute.py", "")
     scratch = tmp_path / "scratch"
     scratch.mkdir()
-    located = autograder.find_submission(base, scratch)
+    located = upload.find_submission(base, scratch)
     assert (located.folder / "needle" / "__init__.py").is_file()
     assert (located.folder / "apps" / "mlp_resnet.py").is_file()
     assert located.note.startswith("Graded the needle/ package at hw.zip: hw/needle")
@@ -358,8 +388,8 @@ def test_broken_zip_is_skipped(tmp_path):
     base = tmp_path / "submission"
     base.mkdir()
     (base / "hw.zip").write_bytes(b"PK\x03\x04 not really")
-    with pytest.raises(autograder.SubmissionNotFound, match="hw.zip"):
-        autograder.find_submission(base, tmp_path / "scratch")
+    with pytest.raises(upload.SubmissionNotFound, match="hw.zip"):
+        upload.find_submission(base, tmp_path / "scratch")
 
 
 @pytest.mark.slow

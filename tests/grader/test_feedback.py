@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grader import judge
+from grader import cases, compare, pipeline, regions
 from grader import problems as registry
 from grader.channel import ProbeOutput, StepError
 from grader.problems import base, mlp_resnet
@@ -41,16 +41,16 @@ def started(x):
 
 
 def test_a_region_holding_only_the_raise_is_a_stub():
-    assert judge.file_stubs(STUBBED) == ["Outer.todo", "helper"]
+    assert regions.stub_qualnames(STUBBED) == ["Outer.todo", "helper"]
 
 
 def test_a_file_that_does_not_parse_has_no_stubs_to_report():
-    assert judge.file_stubs(STUBBED + "\ndef broken(:\n") == []
+    assert regions.stub_qualnames(STUBBED + "\ndef broken(:\n") == []
 
 
 def test_skeleton_names_every_own_stub_of_every_problem(skeleton):
     """Does each problem of the untouched skeleton list all of its regions, not the first one?"""
-    result = judge.grade(skeleton, ["nn_basic", "layernorm", "ops_backward", "mlp_resnet"])
+    result = pipeline.grade(skeleton, ["nn_basic", "layernorm", "ops_backward", "mlp_resnet"])
     for problem in result.problems:
         own = [f"{name} in {path}" for path, name in registry.load(problem.id).PROBLEM.regions]
         assert list(problem.stubs) == own, problem.id
@@ -63,7 +63,7 @@ def test_a_finished_function_is_no_longer_listed(solutions_copy):
     body = "        return self.fn(x) + x\n"
     assert text.count(body) == 1
     path.write_text(text.replace(body, '        raise NotImplementedError("Residual.forward")\n'))
-    (problem,) = judge.grade(solutions_copy, ["nn_basic"]).problems
+    (problem,) = pipeline.grade(solutions_copy, ["nn_basic"]).problems
     assert problem.stubs == ("Residual.forward in needle/nn/nn_basic.py",)
     assert 0 < problem.score < problem.max_score
 
@@ -80,7 +80,7 @@ def test_results_print_in_one_short_line():
 
 
 def test_cases_and_probe_outputs_print_without_their_arrays():
-    case = judge.make_case(registry.load("adam"), 1)
+    case = cases.make_case(registry.load("adam"), 1)
     assert repr(case).startswith("Case(problem='adam', inputs=") and len(repr(case)) < 80
     output = ProbeOutput({"a": np.zeros(10_000)}, {"step": StepError("E", "m")})
     assert repr(output) == "ProbeOutput(arrays=1, errors=['step'])"
@@ -88,16 +88,16 @@ def test_cases_and_probe_outputs_print_without_their_arrays():
 
 def test_no_relative_error_next_to_an_expected_zero():
     got, expected = np.array([0.5, -0.0193]), np.array([0.5, 0.0])
-    message = base.mismatch(got, expected, 1e-4, 1e-5, reveal=True)
+    message = compare.mismatch(got, expected, 1e-4, 1e-5, reveal=True)
     assert message == (
         "max abs error 0.0193 at index (1,): expected 0, got -0.0193 (1 of 2 elements off)"
     )
-    away = base.mismatch(np.array([1.1, 2.0]), np.array([1.0, 2.0]), 1e-4, 1e-5, reveal=True)
+    away = compare.mismatch(np.array([1.1, 2.0]), np.array([1.0, 2.0]), 1e-4, 1e-5, reveal=True)
     assert "(relative 0.1)" in away and "expected 1, got 1.1" in away
 
 
 def test_hidden_mismatch_names_no_values():
-    message = base.mismatch(np.array([0.5, -0.0193]), np.zeros(2), 1e-4, 1e-5, reveal=False)
+    message = compare.mismatch(np.array([0.5, -0.0193]), np.zeros(2), 1e-4, 1e-5, reveal=False)
     assert (
         message
         == "values differ from the reference at index (0,) (2 of 2 elements beyond tolerance)"
@@ -119,23 +119,23 @@ def test_module_structure_names_the_expected_and_the_given_kinds():
     wanted = np.array([3, 1, 2, 3, 4, 3, 1, 6, 2, 5, 1, 6, 2])
     mine = wanted.copy()
     mine[7], mine[8] = 2, 6
-    with pytest.raises(base.Verdict) as public:
+    with pytest.raises(compare.Verdict) as public:
         check.judge({"structure": mine}, {"structure": wanted}, True)
     text = str(public.value)
     assert "position 7" in text
     assert "expected ... Residual, Sequential, Linear, norm, ReLU, Dropout, Linear ..." in text
     assert "yours ... Residual, Sequential, Linear, ReLU, norm, Dropout, Linear ..." in text
-    with pytest.raises(base.Verdict) as hidden:
+    with pytest.raises(compare.Verdict) as hidden:
         check.judge({"structure": mine}, {"structure": wanted}, False)
     assert str(hidden.value) == "module kinds in attribute order: differs at index (7,)"
 
 
 def test_hidden_gradient_message_says_what_each_comparison_is_against():
     """Is the comparison with the student's own finite differences not called "the reference"?"""
-    check = base.gradient("d f / d x", "grad", "num")
+    check = compare.gradient("d f / d x", "grad", "num")
     expected = {"grad": np.array([1.0, 2.0, 3.0])}
     got = {"grad": np.array([1.0, 2.5, 3.0]), "num": np.array([1.0, 2.0, 3.7])}
-    with pytest.raises(base.Verdict) as hidden:
+    with pytest.raises(compare.Verdict) as hidden:
         check.judge(got, expected, False)
     text = str(hidden.value)
     assert "your gradient disagrees with finite differences of your own forward" in text
@@ -146,8 +146,8 @@ def test_hidden_gradient_message_says_what_each_comparison_is_against():
 
 
 def test_expected_and_got_are_printed_with_enough_digits_to_differ():
-    message = base.mismatch(np.array([1e10 + 0.01]), np.array([1e10]), 0.0, 1e-3, reveal=True)
+    message = compare.mismatch(np.array([1e10 + 0.01]), np.array([1e10]), 0.0, 1e-3, reveal=True)
     assert message.endswith(": expected 10000000000, got 10000000000.01"), message
-    close = base.mismatch(np.array([1.0000001]), np.array([1.0]), 0.0, 1e-9, reveal=True)
+    close = compare.mismatch(np.array([1.0000001]), np.array([1.0]), 0.0, 1e-9, reveal=True)
     assert "expected 1, got 1.0000001" in close, close
-    assert base.distinct(0.1, 0.1 + 2**-55) == ("0.1", "0.10000000000000003")
+    assert compare.distinct(0.1, 0.1 + 2**-55) == ("0.1", "0.10000000000000003")

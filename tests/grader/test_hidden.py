@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pytest
 
-from grader import hidden, judge
+from grader import REPO_ROOT, cases, hidden
 from grader import problems as registry
 
 pytestmark = pytest.mark.slow
@@ -56,14 +56,14 @@ def grade_cli(*args):
         [sys.executable, "-m", "grader", "grade", *args],
         capture_output=True,
         text=True,
-        cwd=judge.REPO_ROOT,
+        cwd=REPO_ROOT,
         check=True,
-        env={**os.environ, "PYTHONPATH": str(judge.REPO_ROOT)},
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
     )
 
 
 def test_hidden_without_seed_draws_and_prints_a_fresh_one():
-    solutions = str(judge.REPO_ROOT / "solutions")
+    solutions = str(REPO_ROOT / "solutions")
     runs = [grade_cli("--submission", solutions, "--hidden", "--problem", "init", "--json")]
     runs.append(grade_cli("--submission", solutions, "--hidden", "--problem", "init", "--json"))
     seeds = [int(re.search(r"seed (\d+)", run.stderr).group(1)) for run in runs]
@@ -77,8 +77,8 @@ def test_hidden_without_seed_draws_and_prints_a_fresh_one():
 
 def test_hidden_seed_gives_the_same_cases_every_time():
     module = registry.load("batchnorm")
-    assert judge.make_case(module, SEED).digest == judge.make_case(module, SEED).digest
-    assert judge.make_case(module, SEED).digest != judge.make_case(module, SEED + 1).digest
+    assert cases.make_case(module, SEED).digest == cases.make_case(module, SEED).digest
+    assert cases.make_case(module, SEED).digest != cases.make_case(module, SEED + 1).digest
 
 
 def test_no_hidden_expected_value_appears_in_any_output(solutions_copy, tmp_path):
@@ -104,7 +104,7 @@ def test_no_hidden_expected_value_appears_in_any_output(solutions_copy, tmp_path
 
     secrets = []
     for problem_id in PROBLEMS:
-        case = judge.make_case(registry.load(problem_id), SEED)
+        case = cases.make_case(registry.load(problem_id), SEED)
         outputs, why = hidden.reference_outputs(case)
         assert outputs is not None, why
         for array in outputs.values():

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from grader import judge, runner
+from grader import REPO_ROOT, pipeline, runner
 
 ADAM_STEP = "        self.t += 1\n"
 SGD_STEP = "### BEGIN YOUR SOLUTION\n        for w in self.params:"
@@ -28,7 +28,7 @@ def edit_file(path, old, new):
 
 
 def graded(root, problems, **kwargs):
-    result = judge.grade(root, problems, **kwargs)
+    result = pipeline.grade(root, problems, **kwargs)
     return {problem.id: problem for problem in result.problems}
 
 
@@ -166,9 +166,9 @@ def test_fake_score_lines_on_stdout_are_ignored(solutions_copy):
         ],
         capture_output=True,
         text=True,
-        cwd=judge.REPO_ROOT,
+        cwd=REPO_ROOT,
         check=True,
-        env={**os.environ, "PYTHONPATH": str(judge.REPO_ROOT)},
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
     )
     report = json.loads(completed.stdout)
     assert report["score"] < 7
@@ -193,7 +193,7 @@ def test_syntax_error_costs_only_the_problems_needing_that_file(solutions_copy, 
 
 
 def test_symlinked_package_is_not_followed(tmp_path):
-    (tmp_path / "needle").symlink_to(judge.REPO_ROOT / "solutions" / "needle")
+    (tmp_path / "needle").symlink_to(REPO_ROOT / "solutions" / "needle")
     result = graded(tmp_path, ["ops_forward"])
     assert result["ops_forward"].score == 0
 

@@ -14,11 +14,11 @@ import sys
 import numpy as np
 import pytest
 
-from grader import judge, notebook, report
+from grader import REPO_ROOT, notebook, report
 from grader.channel import ChannelError, ProbeOutput, StepError, decode, encode
 from grader.results import CheckResult, ProblemResult, RunResult, problem_score
 
-SOLUTIONS = judge.REPO_ROOT / "solutions"
+SOLUTIONS = REPO_ROOT / "solutions"
 
 
 def cli(*args):
@@ -26,9 +26,9 @@ def cli(*args):
         [sys.executable, "-m", "grader", *args],
         capture_output=True,
         text=True,
-        cwd=judge.REPO_ROOT,
+        cwd=REPO_ROOT,
         check=True,
-        env={**os.environ, "PYTHONPATH": str(judge.REPO_ROOT)},
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
     )
 
 
@@ -167,4 +167,42 @@ def test_check_cells_grade_the_folder_the_set_up_cell_named_when_needle_did_not_
     monkeypatch.chdir(kit / "notebooks")
     assert notebook.default_submission() == kit / folder
     monkeypatch.chdir(tmp_path)  # no kit above: the grader's own
-    assert notebook.default_submission() == judge.REPO_ROOT / folder
+    assert notebook.default_submission() == REPO_ROOT / folder
+
+
+def test_terminal_json_and_gradescope_show_the_same_checks_messages_and_stubs(tmp_path):
+    """Do the three views of one graded submission, with mistakes and a stub, agree?"""
+    from grader import assign, pipeline
+
+    root = tmp_path / "submission"
+    for package in ("needle", "apps"):
+        shutil.copytree(SOLUTIONS / package, root / package)
+    # Adam storing its bias-corrected first moment, and LogSumExp still a stub.
+    optim = root / "needle" / "optim.py"
+    text = optim.read_text()
+    stored = "self.m[w] = m\n"
+    assert text.count(stored) == 1
+    optim.write_text(text.replace(stored, "self.m[w] = m / (1 - self.beta1**self.t)\n"))
+    skeleton = assign.strip_tree(SOLUTIONS)
+    logarithmic = "needle/ops/ops_logarithmic.py"
+    (root / logarithmic).write_bytes(skeleton[logarithmic])
+    result = pipeline.grade(root, ["logsumexp", "adam", "softmax_loss"])
+    assert any(not p.to_implement and p.score < p.max_score for p in result.problems)
+    as_json = report.as_json(result)
+    gradescope = {test["name"].split(":")[0]: test for test in report.gradescope(result)["tests"]}
+    terminal = report.terminal(result)
+    for problem, entry in zip(result.problems, as_json["problems"], strict=True):
+        failed = [check for check in problem.checks if not check.passed]
+        assert entry["to_implement"] == list(problem.to_implement)
+        assert [(c["name"], c["message"]) for c in entry["checks"] if not c["passed"]] == [
+            (check.name, check.message) for check in failed
+        ]
+        output = gradescope[problem.id]["output"]
+        for stub in problem.to_implement:
+            name, _, path = stub.partition(" in ")
+            assert name in output and path in output and name in terminal
+        for check in failed:
+            if not check.not_implemented:
+                assert f"FAIL {check.name}: {check.message}" in output
+                shown = check.group or check.name
+                assert f"FAIL {shown}" in terminal

@@ -8,12 +8,12 @@ import shutil
 import numpy as np
 import pytest
 
-from grader import judge, references
+from grader import REPO_ROOT, cases, pipeline, references
 from grader import problems as registry
 from grader.assign import find_regions
 from grader.results import NOT_IMPLEMENTED
 
-SOLUTIONS = judge.REPO_ROOT / "solutions"
+SOLUTIONS = REPO_ROOT / "solutions"
 
 
 def scores(result):
@@ -41,7 +41,7 @@ def test_every_solution_region_belongs_to_exactly_one_problem():
 
 
 def test_solutions_score_full_marks_on_public_cases():
-    result = judge.grade(SOLUTIONS)
+    result = pipeline.grade(SOLUTIONS)
     assert failures(result) == {}
     assert result.score == 100
 
@@ -49,17 +49,17 @@ def test_solutions_score_full_marks_on_public_cases():
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [1, 2024])
 def test_solutions_score_full_marks_on_hidden_cases(seed):
-    result = judge.grade(SOLUTIONS, hidden=True, seed=seed)
+    result = pipeline.grade(SOLUTIONS, hidden=True, seed=seed)
     assert failures(result) == {}
     assert result.score == 100
 
 
 def test_hidden_cases_differ_from_public_ones():
     module = registry.load("logsumexp")
-    public = judge.make_case(module, judge.PUBLIC_SEED)
-    hidden = judge.make_case(module, 7)
+    public = cases.make_case(module, cases.PUBLIC_SEED)
+    hidden = cases.make_case(module, 7)
     assert public.digest != hidden.digest
-    assert judge.make_case(module, 7).digest == hidden.digest
+    assert cases.make_case(module, 7).digest == hidden.digest
 
 
 def every_check(result) -> list[tuple]:
@@ -84,7 +84,7 @@ def test_ten_repeated_runs_give_identical_scores_and_messages(solutions_copy):
         assert text.count(old) == 1, old
         text = text.replace(old, new)
     nn_basic.write_text(text)
-    runs = [every_check(judge.grade(solutions_copy)) for _ in range(10)]
+    runs = [every_check(pipeline.grade(solutions_copy)) for _ in range(10)]
     assert 0 < sum(score for _, score, *_ in {r[:2] for r in runs[0]}) < 100
     assert any(not passed for *_, passed, _ in runs[0])
     for run in runs[1:]:
@@ -92,7 +92,7 @@ def test_ten_repeated_runs_give_identical_scores_and_messages(solutions_copy):
 
 
 def test_untouched_skeleton_scores_zero_and_names_what_to_implement(skeleton):
-    result = judge.grade(skeleton)
+    result = pipeline.grade(skeleton)
     assert result.score == 0
     for problem in result.problems:
         assert problem.status == NOT_IMPLEMENTED, (problem.id, problem.error)
@@ -120,7 +120,7 @@ def test_public_references_are_current():
 
 def test_stale_references_are_reported_not_used(monkeypatch):
     module = registry.load("dropout")
-    case = judge.make_case(module, judge.PUBLIC_SEED)
+    case = cases.make_case(module, cases.PUBLIC_SEED)
     case.digest = "0" * 64
     outputs, why = references.public_outputs(case)
     assert outputs is None and "stale" in why
