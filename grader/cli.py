@@ -19,6 +19,7 @@ COMMANDS = {
     "release": ("grader.release", "build the student release in dist/"),
     "data": ("grader.digits", "write the offline digits data set in MNIST format"),
     "autograder": ("grader.autograder", "build the Gradescope autograder bundle"),
+    "classroom": ("grader.classroom", "grade hw/ for GitHub Classroom (the release's workflow)"),
 }
 
 
