@@ -2,6 +2,7 @@
 
     dist/release/                   the folder handed out (also the zip's content)
         README.md  Makefile         from grader/release_template/
+        .github/workflows/          classroom.yml: GitHub Classroom grades every push (public cases)
         requirements.txt            the student's pins, taken from the repository's requirements.txt
         hw/needle/  hw/apps/        the skeleton, exactly as committed
         notebooks/*.ipynb           outputs and execution counts cleared
@@ -64,6 +65,7 @@ GRADER_FILES = (
     "references/public.*",
     "digits.py",
     "notebook.py",
+    "classroom.py",
 )
 # Grader modules that never ship (hidden cases need solutions/ and the instructor's seed). Shipped
 # code may import them only inside a function that runs in instructor mode.
@@ -174,8 +176,13 @@ def student_requirements(root: Path) -> str:
     return "".join(lines)
 
 
+# The student release's own files; the workflow grades each push for GitHub Classroom.
+TEMPLATE_FILES = ("README.md", "Makefile", ".github/workflows/classroom.yml")
+
+
 def _copy_templates(root: Path, out: Path) -> None:
-    for name in ("README.md", "Makefile"):
+    for name in TEMPLATE_FILES:
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(TEMPLATE / name, out / name)
     (out / "requirements.txt").write_text(student_requirements(root))
 

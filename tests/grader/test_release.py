@@ -71,7 +71,8 @@ def test_release_ships_skeleton_notebooks_allowed_grader_and_templates_only(repo
     built = build(repo)
     assert built.leaks == []
     expected = sorted(
-        ["Makefile", "README.md", "requirements.txt", "notebooks/part1.ipynb"]
+        [".github/workflows/classroom.yml", "Makefile", "README.md", "requirements.txt"]
+        + ["notebooks/part1.ipynb"]
         + [f"hw/{rel}" for rel, _ in assign._walk(repo / "hw")]
         + ["grader/__init__.py", "grader/__main__.py", "grader/cli.py"]
         + ["grader/references/public.json"]
@@ -299,7 +300,8 @@ def test_real_release_builds_without_leaks(real_release):
     """Does the repository's own release build, scan clean, and hold no instructor material?"""
     assert real_release.leaks == []
     tops = {rel.split("/")[0] for rel in real_release.files}
-    assert tops <= {"hw", "notebooks", "grader", "README.md", "Makefile", "requirements.txt"}
+    allowed = {"hw", "notebooks", "grader", "README.md", "Makefile", "requirements.txt", ".github"}
+    assert tops <= allowed
     grader_files = [rel for rel in real_release.files if rel.startswith("grader/")]
     for rel in grader_files:
         assert any(Path(rel).relative_to("grader").match(p) for p in release.GRADER_FILES), rel
