@@ -143,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
     if output is None:
         print("classroom: no output file: give --output FILE or set GITHUB_OUTPUT", file=sys.stderr)
         return 2
-    from grader import judge, report
+    from grader import pipeline, report
 
     if not (args.submission / "needle").is_dir():
         message = f"{args.submission}/needle not found: the workflow grades the needle/ in hw/"
@@ -151,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
         result = unavailable(args.submission, message)
     else:
         try:
-            result = judge.grade(args.submission, jobs=args.jobs)
+            result = pipeline.grade(args.submission, jobs=args.jobs)
         except Exception as error:  # a grader failure still reports every problem, at 0
             message = f"the grader failed ({type(error).__name__}: {error}); tell the course staff"
             print(f"classroom: {message}", file=sys.stderr)
