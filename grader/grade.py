@@ -42,6 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     parser.add_argument("--gradescope", type=Path, metavar="FILE", help="write results.json here")
+    parser.add_argument(
+        "--junit", type=Path, metavar="FILE", help="write a JUnit XML report here (for CI)"
+    )
     parser.add_argument("--jobs", type=int, default=2, help="problems graded in parallel")
 
 
@@ -74,6 +77,10 @@ def run(args: argparse.Namespace) -> int:
     if args.gradescope:
         args.gradescope.parent.mkdir(parents=True, exist_ok=True)
         args.gradescope.write_text(json.dumps(report.gradescope(result), indent=2))
+    if args.junit:
+        from grader import junit
+
+        junit.write(result, args.junit)
     if args.json:
         print(json.dumps(report.as_json(result)))
     else:

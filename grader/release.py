@@ -66,6 +66,7 @@ GRADER_FILES = (
     "digits.py",
     "notebook.py",
     "classroom.py",
+    "junit.py",
 )
 # Grader modules that never ship (hidden cases need solutions/ and the instructor's seed). Shipped
 # code may import them only inside a function that runs in instructor mode.
