@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import sys
+
+from grader import platforms
 
 DESCRIPTION = "needlework: grade needle submissions, and build the course's skeleton and release."
 
@@ -21,6 +24,8 @@ COMMANDS = {
     "autograder": ("grader.autograder", "build the Gradescope autograder bundle"),
     "classroom": ("grader.classroom", "grade hw/ for GitHub Classroom (the release's workflow)"),
 }
+# The commands that run probe processes: they need the POSIX facilities grader.platforms checks.
+GRADING_COMMANDS = {"grade", "batch", "references", "autograder", "classroom"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,6 +35,10 @@ def main(argv: list[str] | None = None) -> int:
         sub.add_parser(name, help=help_text, add_help=False)
     known, rest = parser.parse_known_args(argv)
     module_name = COMMANDS[known.command][0]
+    reason = platforms.unsupported() if known.command in GRADING_COMMANDS else None
+    if reason:
+        print(f"python -m grader {known.command}: {reason}", file=sys.stderr)
+        return 2
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as error:

@@ -17,7 +17,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from grader import REPO_ROOT, pipeline, report
+from grader import REPO_ROOT, platforms, report
 from grader.results import ProblemResult
 
 
@@ -43,7 +43,15 @@ def default_submission() -> Path:
     return kit_root() / library
 
 
-def check(problem_id: str, submission: str | Path | None = None) -> ProblemResult:
+def check(problem_id: str, submission: str | Path | None = None) -> ProblemResult | None:
+    """Grade one problem and print its report; where grading cannot run (native Windows), print
+    the one sentence saying so and where to run instead, and return None."""
+    reason = platforms.unsupported()
+    if reason:
+        print(reason)
+        return None
+    from grader import pipeline  # after the platform check: it needs what native Windows lacks
+
     folder = Path(submission) if submission is not None else default_submission()
     result = pipeline.grade(folder, [problem_id], jobs=1)
     problem = result.problems[0]

@@ -67,6 +67,7 @@ GRADER_FILES = (
     "notebook.py",
     "classroom.py",
     "junit.py",
+    "platforms.py",
 )
 # Grader modules that never ship (hidden cases need solutions/ and the instructor's seed). Shipped
 # code may import them only inside a function that runs in instructor mode.
