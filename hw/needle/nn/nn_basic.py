@@ -124,9 +124,9 @@ class Linear(Module):
     b (1, out_features).
     Initialisation, in this order (the seeded values depend on it): W = kaiming_uniform(in, out),
     then b = kaiming_uniform(out, 1) reshaped to (1, out).
-    Usual mistakes: relying on implicit broadcasting for `+ b` (the gradient of b then has the
-    wrong shape; broadcast b explicitly to the output shape); storing b as (out,) or (out, 1);
-    creating b before W.
+    `+ b` may broadcast b implicitly (elementwise ops sum its gradient back to (1, out)); writing
+    `b.broadcast_to(y.shape)` says the same thing explicitly.
+    Usual mistakes: storing b as (out,) or (out, 1); creating b before W.
     """
 
     def __init__(self, in_features, out_features, bias=True, device=None, dtype="float32"):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy
 
 from ..autograd import NDArray, Tensor, TensorOp
-from .ops_mathematic import Axes, broadcast_to, exp, reshape, summation
+from .ops_mathematic import Axes, _axes_tuple, broadcast_to, exp, reshape, summation
 
 __all__ = [
     "LogSumExp",
@@ -34,13 +34,16 @@ def _keepdims_shape(shape: tuple[int, ...], axes: tuple[int, ...] | None) -> lis
 class LogSumExp(TensorOp):
     """c = log(sum(exp(z), axes)), the reduced axes dropped (the Summation convention).
 
+    As in Summation, the constructor stores `self.axes` as a tuple of ints or None (`axes=1`
+    becomes `(1,)`).
+
     dz = g * softmax(z) along the reduced axes, g broadcast back to z's shape. softmax(z) is
     computed as exp(z - m) / sum(exp(z - m)) with the constant m = max(z): the same function, but
     exact even where c itself is too large to hold z - c to full precision.
     """
 
     def __init__(self, axes: Axes = None):
-        self.axes = (axes,) if isinstance(axes, int) else axes
+        self.axes = _axes_tuple(axes)
 
     def compute(self, Z: NDArray) -> NDArray:
         ### BEGIN YOUR SOLUTION

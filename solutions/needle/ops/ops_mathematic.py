@@ -12,6 +12,7 @@ from ..autograd import NDArray, Tensor, TensorOp
 
 __all__ = [
     "unbroadcast",
+    "ElementwiseBinaryOp",
     "EWiseAdd",
     "add",
     "AddScalar",
@@ -56,6 +57,15 @@ Shape = tuple[int, ...]
 Axes = int | tuple[int, ...] | None
 
 
+def _axes_tuple(axes: Axes) -> tuple[int, ...] | None:
+    """`axes` as a tuple of Python ints (an int `k` becomes `(k,)`), or None for every axis."""
+    if axes is None:
+        return None
+    if isinstance(axes, (int, numpy.integer)):
+        return (int(axes),)
+    return tuple(int(axis) for axis in axes)
+
+
 def _python_scalar(scalar: float) -> float:
     """A numpy scalar as the Python number it holds: numpy float64 scalars would promote float32."""
     return scalar.item() if isinstance(scalar, numpy.generic) else scalar
@@ -80,8 +90,36 @@ def unbroadcast(grad: Tensor, shape: Shape) -> Tensor:
     ### END YOUR SOLUTION
 
 
-class EWiseAdd(TensorOp):
-    """c = a + b;  da = g,  db = g."""
+class ElementwiseBinaryOp(TensorOp):
+    """An elementwise op of two operands whose shapes broadcast under numpy's rules.
+
+    c = f(a, b) with a (3, 1) and b (1, 4) gives c (3, 4); `compute` lets numpy broadcast.
+    `gradient` may return each partial adjoint in the OUTPUT's shape, written as if nothing was
+    broadcast (`return out_grad, out_grad` for a + b): `gradient_as_tuple` then sums each one down
+    to its input's shape with `unbroadcast` (an operand broadcast along an axis was used once per
+    copy, so its adjoint is the sum of the copies' adjoints).
+
+    Only a partial in the output's shape, for an input of another shape, is summed: any other
+    shape is passed on as it is, so that a wrong shape made elsewhere (a BroadcastTo or Summation
+    gradient that forgot to sum) is not repaired here.
+    """
+
+    def gradient_as_tuple(self, out_grad: Tensor, node: Tensor) -> tuple[Tensor, ...]:
+        partials = super().gradient_as_tuple(out_grad, node)
+        summed = []
+        for partial, input_node in zip(partials, node.inputs, strict=True):
+            if (
+                isinstance(partial, Tensor)
+                and partial.shape == node.shape
+                and input_node.shape != node.shape
+            ):
+                partial = unbroadcast(partial, input_node.shape)
+            summed.append(partial)
+        return tuple(summed)
+
+
+class EWiseAdd(ElementwiseBinaryOp):
+    """c = a + b;  da = g,  db = g (each summed to its input's shape by ElementwiseBinaryOp)."""
 
     def compute(self, a: NDArray, b: NDArray) -> NDArray:
         return a + b
@@ -91,7 +129,7 @@ class EWiseAdd(TensorOp):
 
 
 def add(a: Tensor, b: Tensor) -> Tensor:
-    _check_same_shape("add", a, b)
+    _check_broadcastable("add", a, b)
     return EWiseAdd()(a, b)
 
 
@@ -112,8 +150,8 @@ def add_scalar(a: Tensor, scalar: float) -> Tensor:
     return AddScalar(scalar)(a)
 
 
-class EWiseMul(TensorOp):
-    """c = a * b;  da = g * b,  db = g * a."""
+class EWiseMul(ElementwiseBinaryOp):
+    """c = a * b;  da = g * b,  db = g * a (summed to the inputs' shapes as in EWiseAdd)."""
 
     def compute(self, a: NDArray, b: NDArray) -> NDArray:
         return a * b
@@ -124,7 +162,7 @@ class EWiseMul(TensorOp):
 
 
 def multiply(a: Tensor, b: Tensor) -> Tensor:
-    _check_same_shape("multiply", a, b)
+    _check_broadcastable("multiply", a, b)
     return EWiseMul()(a, b)
 
 
@@ -145,8 +183,11 @@ def mul_scalar(a: Tensor, scalar: float) -> Tensor:
     return MulScalar(scalar)(a)
 
 
-class EWisePow(TensorOp):
-    """c = a ** b (elementwise);  da = g * b * a ** (b - 1),  db = g * a ** b * log(a)."""
+class EWisePow(ElementwiseBinaryOp):
+    """c = a ** b (elementwise);  da = g * b * a ** (b - 1),  db = g * a ** b * log(a).
+
+    Each adjoint may be returned in the output's shape: ElementwiseBinaryOp sums it to its input's.
+    """
 
     def compute(self, a: NDArray, b: NDArray) -> NDArray:
         ### BEGIN YOUR SOLUTION
@@ -163,7 +204,7 @@ class EWisePow(TensorOp):
 
 
 def power(a: Tensor, b: Tensor) -> Tensor:
-    _check_same_shape("power", a, b)
+    _check_broadcastable("power", a, b)
     return EWisePow()(a, b)
 
 
@@ -189,8 +230,11 @@ def power_scalar(a: Tensor, scalar: float) -> Tensor:
     return PowerScalar(scalar)(a)
 
 
-class EWiseDiv(TensorOp):
-    """c = a / b;  da = g / b,  db = -g * a / b ** 2."""
+class EWiseDiv(ElementwiseBinaryOp):
+    """c = a / b;  da = g / b,  db = -g * a / b ** 2.
+
+    Each adjoint may be returned in the output's shape: ElementwiseBinaryOp sums it to its input's.
+    """
 
     def compute(self, a: NDArray, b: NDArray) -> NDArray:
         ### BEGIN YOUR SOLUTION
@@ -207,7 +251,7 @@ class EWiseDiv(TensorOp):
 
 
 def divide(a: Tensor, b: Tensor) -> Tensor:
-    _check_same_shape("divide", a, b)
+    _check_broadcastable("divide", a, b)
     return EWiseDiv()(a, b)
 
 
@@ -316,10 +360,12 @@ class Summation(TensorOp):
     """c = sum of a over `axes` (an int, a tuple, or None for all), the summed axes dropped.
 
     da = g with the summed axes put back as size 1, broadcast to a.shape (broadcasting in reverse).
+    The constructor (given code) stores `self.axes` as a tuple or None: `summation(a, axes=1)`
+    has `self.axes == (1,)`, so compute() and gradient() only ever see a tuple of ints or None.
     """
 
     def __init__(self, axes: Axes = None):
-        self.axes = (axes,) if isinstance(axes, int) else axes
+        self.axes = _axes_tuple(axes)
 
     def compute(self, a: NDArray) -> NDArray:
         ### BEGIN YOUR SOLUTION
@@ -482,8 +528,15 @@ def _broadcastable(source: Shape, target: Shape) -> bool:
     return all(s in (1, t) for s, t in zip(source, trailing, strict=True))
 
 
-def _check_same_shape(name: str, a: Tensor, b: Tensor) -> None:
-    if a.shape != b.shape:
+def _check_broadcastable(name: str, a: Tensor, b: Tensor) -> None:
+    """Elementwise operands must broadcast under numpy's rules: aligned from the last axis, each
+    pair of sizes equal or one of them 1."""
+    if a.shape == b.shape:
+        return
+    try:
+        array_api.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
         raise ValueError(
-            f"{name}: shapes differ: {a.shape} and {b.shape} (broadcast one of them explicitly)"
-        )
+            f"{name}: shapes {a.shape} and {b.shape} do not broadcast (aligned from the last "
+            "axis, each pair of sizes must be equal or one of them 1)"
+        ) from None
