@@ -1,25 +1,40 @@
-"""`make bench`: one training epoch of MLPResNet on the digits data, needle against PyTorch.
+"""`make bench`: one training epoch of MLPResNet, needle against PyTorch, on two data sets.
 
-What is compared, for both libraries:
-  - the model MLPResNet(64, hidden 100, 3 blocks, BatchNorm1d, dropout 0.1), with the SAME initial
+The cases:
+  - digits: the 1442 training digits of `make data` (8x8 = 64 inputs);
+  - mnist:  10,000 MNIST-shaped images (28x28 = 784 inputs), the first 10,000 of real MNIST when
+    its gzip files are in `--mnist-dir`, else synthetic ones (uniform pixels in [0, 1), random
+    labels; nothing is downloaded). The arithmetic, and so the timing, is the same for both.
+What is compared, for both libraries, in each case:
+  - the model MLPResNet(dim, hidden 100, 3 blocks, BatchNorm1d, dropout 0.1), with the SAME initial
     weights (PyTorch's copy of needle's freshly initialised model, so the init scheme is identical);
-  - one epoch over the 1442 training digits in batches of 100, in the SAME order
-    (`np.random.seed(4); np.random.permutation(n)`, as `apps.mlp_resnet.epoch` does);
+  - one epoch in batches of 100, in the SAME order (`np.random.seed(4); np.random.permutation(n)`,
+    as `apps.mlp_resnet.epoch` does);
   - per batch: forward, softmax loss, backward, Adam step (lr 0.001, weight decay 0.001), and the
     error count and loss read back as Python numbers;
-  - float32 throughout, one thread for BLAS (numpy's and PyTorch's) and one for PyTorch's ops.
+  - float32 throughout, one thread for BLAS (numpy's OpenBLAS, PyTorch's MKL) and for PyTorch's ops.
 needle's time is `apps.mlp_resnet.epoch` with `needle.data.DataLoader`; PyTorch's loop slices the
 same numpy arrays and wraps them with `torch.from_numpy`. Dropout masks differ (each library draws
 its own). Model creation and data loading from disk are not timed. Each time is the median of
-`--runs` epochs, each on a freshly initialised model, after one warm-up epoch.
+`--runs` epochs, each on a freshly initialised model, after one warm-up epoch; needle's and
+PyTorch's runs alternate, so that a load on the machine hits both alike.
+
+For needle, two more (untimed) epochs of each case are instrumented, with Python's cycle collector
+on and off: the Tensors made per training step, the peak memory numpy and Python allocate during
+one step (tracemalloc), the live Tensors after each step (with the collector off they stay flat
+only if the graph of a step is freed by reference counting) and how many Tensors a final
+`gc.collect()` frees (those only reference cycles kept alive).
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import statistics
 import sys
 import time
+import tracemalloc
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -30,15 +45,47 @@ sys.path.insert(0, str(ROOT / "solutions"))
 
 import needle as ndl  # noqa: E402
 from apps.mlp_resnet import MLPResNet, epoch  # noqa: E402
+from needle import autograd  # noqa: E402
 
 HIDDEN, BLOCKS, BATCH, LR, WEIGHT_DECAY = 100, 3, 100, 0.001, 0.001
+MNIST_IMAGES = 10_000
 
 
-def load_digits(data_dir: Path) -> ndl.data.MNISTDataset:
-    images = data_dir / "train-images-idx3-ubyte.gz"
+@dataclass
+class Case:
+    name: str
+    description: str
+    dataset: ndl.data.Dataset
+    images: np.ndarray  # (n, dim) float32
+    labels: np.ndarray  # (n,) uint8
+
+
+def mnist_files(folder: Path) -> tuple[Path, Path]:
+    return folder / "train-images-idx3-ubyte.gz", folder / "train-labels-idx1-ubyte.gz"
+
+
+def digits_case(data_dir: Path) -> Case:
+    images, labels = mnist_files(data_dir)
     if not images.exists():
         sys.exit(f"{images} is missing: run `make data` first")
-    return ndl.data.MNISTDataset(str(images), str(data_dir / "train-labels-idx1-ubyte.gz"))
+    dataset = ndl.data.MNISTDataset(str(images), str(labels))
+    return Case(
+        "digits", f"{len(dataset)} digits of 8x8", dataset, dataset.images, dataset.labels
+    )
+
+
+def mnist_case(mnist_dir: Path) -> Case:
+    images_file, labels_file = mnist_files(mnist_dir)
+    if images_file.exists() and labels_file.exists():
+        full = ndl.data.MNISTDataset(str(images_file), str(labels_file))
+        images, labels = full.images[:MNIST_IMAGES], full.labels[:MNIST_IMAGES]
+        description = f"the first {len(labels)} MNIST images of {mnist_dir}"
+    else:
+        rng = np.random.default_rng(0)
+        images = rng.random((MNIST_IMAGES, 28 * 28), dtype=np.float32)
+        labels = rng.integers(0, 10, MNIST_IMAGES).astype(np.uint8)
+        description = f"{MNIST_IMAGES} synthetic 28x28 images (no MNIST files in {mnist_dir})"
+    return Case("mnist", description, ndl.data.NDArrayDataset(images, labels), images, labels)
 
 
 def needle_model(dim: int, seed: int):
@@ -46,11 +93,15 @@ def needle_model(dim: int, seed: int):
     return MLPResNet(dim, HIDDEN, BLOCKS, num_classes=10)
 
 
-def time_needle(dataset, seed: int) -> tuple[float, float, float]:
-    """(seconds, error, loss) of one training epoch of a fresh needle model."""
-    model = needle_model(dataset.images.shape[1], seed)
+def needle_setup(case: Case, seed: int):
+    model = needle_model(case.images.shape[1], seed)
     opt = ndl.optim.Adam(model.parameters(), lr=LR, weight_decay=WEIGHT_DECAY)
-    loader = ndl.data.DataLoader(dataset, BATCH, shuffle=True)
+    return model, opt, ndl.data.DataLoader(case.dataset, BATCH, shuffle=True)
+
+
+def time_needle(case: Case, seed: int) -> tuple[float, float, float]:
+    """(seconds, error, loss) of one training epoch of a fresh needle model."""
+    model, opt, loader = needle_setup(case, seed)
     start = time.perf_counter()
     error, loss = epoch(loader, model, opt)
     return time.perf_counter() - start, error, loss
@@ -93,12 +144,12 @@ def TorchResidual(fn, torch):
     return Residual()
 
 
-def time_torch(dataset, seed: int, torch) -> tuple[float, float, float]:
+def time_torch(case: Case, seed: int, torch) -> tuple[float, float, float]:
     """(seconds, error, loss) of the same epoch in PyTorch, from the same initial weights."""
-    model = to_torch(needle_model(dataset.images.shape[1], seed), torch)
+    model = to_torch(needle_model(case.images.shape[1], seed), torch)
     model.train()
     opt = torch.optim.Adam(model.parameters(), lr=LR, weight_decay=WEIGHT_DECAY)
-    images, labels = dataset.images, dataset.labels.astype(np.int64)
+    images, labels = case.images, case.labels.astype(np.int64)
     n = len(labels)
     start = time.perf_counter()
     np.random.seed(4)
@@ -117,44 +168,147 @@ def time_torch(dataset, seed: int, torch) -> tuple[float, float, float]:
     return time.perf_counter() - start, num_errors / n, total_loss / n
 
 
-def median_run(run, runs: int) -> tuple[float, float, float]:
-    """Median time over `runs` epochs (after one warm-up), and error and loss of the last one."""
-    run(seed=0)
-    results = [run(seed=seed) for seed in range(runs)]
-    return statistics.median(r[0] for r in results), results[-1][1], results[-1][2]
+def alternate(runs: dict, repeats: int) -> dict[str, tuple[float, float, float]]:
+    """Per library: median time over `repeats` epochs (after one warm-up each, the libraries
+    taking turns), and the error and loss of its last epoch."""
+    for run in runs.values():
+        run(seed=0)
+    results: dict[str, list] = {name: [] for name in runs}
+    for seed in range(repeats):
+        for name, run in runs.items():
+            results[name].append(run(seed=seed))
+    return {
+        name: (statistics.median(r[0] for r in rs), rs[-1][1], rs[-1][2])
+        for name, rs in results.items()
+    }
+
+
+def instrumented_needle_epoch(case: Case, collector: bool) -> dict[str, float]:
+    """One untimed needle epoch, the cycle collector on or off: Tensors made per step, live
+    Tensors after each step, and the peak memory numpy and Python allocate during one step."""
+    import apps.mlp_resnet as app
+
+    model, opt, loader = needle_setup(case, seed=0)
+    init = autograd.Value._init
+    made = [0]
+
+    def counting_init(self, *args, **kwargs):
+        made[0] += 1
+        init(self, *args, **kwargs)
+
+    live, made_per_step, peaks = [], [], []
+
+    class Recording:
+        """The optimizer, recording after each step (epoch() calls step() last in a batch)."""
+
+        def reset_grad(self):
+            opt.reset_grad()
+
+        def step(self):
+            opt.step()
+            live.append(autograd.TENSOR_COUNTER)
+            made_per_step.append(made[0])
+            made[0] = 0
+            peaks.append(tracemalloc.get_traced_memory()[1])
+            tracemalloc.reset_peak()
+
+    gc.collect()
+    if not collector:
+        gc.disable()
+    autograd.Value._init = counting_init
+    tracemalloc.start()
+    try:
+        before = autograd.TENSOR_COUNTER
+        app.epoch(loader, model, Recording())
+    finally:
+        tracemalloc.stop()
+        autograd.Value._init = init
+        gc.enable()
+    after = autograd.TENSOR_COUNTER
+    gc.collect()
+    return {
+        "steps": len(live),
+        "made": statistics.median(made_per_step[1:]),
+        "before": before,
+        "live_first": live[0],
+        "live_last": live[-1],
+        "live_max": max(live),
+        "cycle_collected": after - autograd.TENSOR_COUNTER,
+        "peak_mb": max(peaks[1:]) / 2**20,
+    }
+
+
+def report_needle_steps(case: Case) -> None:
+    on = instrumented_needle_epoch(case, collector=True)
+    print(
+        f"  needle per training step: {on['made']:.0f} Tensors made; peak memory "
+        f"{on['peak_mb']:.1f} MiB (tracemalloc, cycle collector on)"
+    )
+    for name, stats in (("on", on), ("off", instrumented_needle_epoch(case, collector=False))):
+        print(
+            f"  live Tensors, cycle collector {name + ':':4s} {stats['before']} before the epoch, "
+            f"{stats['live_first']} after step 1, {stats['live_last']} after step "
+            f"{stats['steps']} (max {stats['live_max']}); gc.collect() then frees "
+            f"{stats['cycle_collected']}"
+        )
+
+
+def pools() -> str:
+    """numpy's BLAS (and any other native thread pool loaded): library, version, kernel, threads."""
+    parts = []
+    for pool in threadpool_info():
+        fields = [pool["internal_api"], pool.get("version"), pool.get("architecture")]
+        name = " ".join(field for field in fields if field)
+        parts.append(f"{name} ({pool['num_threads']} thread(s))")
+    return "; ".join(parts)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, default=ROOT / "data" / "digits")
+    parser.add_argument("--mnist-dir", type=Path, default=ROOT / "data" / "mnist")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--cases", default="digits,mnist", help="comma-separated: digits,mnist")
     args = parser.parse_args()
-    dataset = load_digits(args.data_dir)
+    makers = {
+        "digits": lambda: digits_case(args.data_dir),
+        "mnist": lambda: mnist_case(args.mnist_dir),
+    }
+    cases = [makers[name]() for name in args.cases.split(",")]
     try:
         import torch
     except ImportError:
         torch = None
 
     with threadpool_limits(limits=1):
-        pools = ", ".join(
-            f"{pool['internal_api']} {pool['num_threads']}" for pool in threadpool_info()
-        )
-        print(f"MLPResNet({dataset.images.shape[1]}, {HIDDEN}, {BLOCKS} blocks), one epoch:")
-        print(f"  {len(dataset)} digits, batch {BATCH}, Adam lr {LR} wd {WEIGHT_DECAY}, float32")
-        print(f"  numpy {np.__version__}; native thread pools and their threads: {pools}")
-        print(f"  median of {args.runs} epochs after a warm-up, fresh model each")
-        needle_time, error, loss = median_run(lambda seed: time_needle(dataset, seed), args.runs)
-        print(f"needle : {needle_time * 1000:8.1f} ms   (train error {error:.4f}, loss {loss:.4f})")
+        if torch is not None:
+            torch.set_num_threads(1)
+        print(f"MLPResNet(dim, {HIDDEN}, {BLOCKS} blocks), one training epoch, batch {BATCH},")
+        print(f"  Adam lr {LR} wd {WEIGHT_DECAY}, float32; median of {args.runs} epochs after a")
+        print("  warm-up, fresh model each, needle and PyTorch taking turns")
+        print(f"  numpy {np.__version__}; BLAS thread pools: {pools()}")
         if torch is None:
-            print("PyTorch is not installed (`make torch`): no comparison.")
-            return 0
-        torch.set_num_threads(1)
-        torch_time, error, loss = median_run(
-            lambda seed: time_torch(dataset, seed, torch), args.runs
-        )
-        print(f"PyTorch: {torch_time * 1000:8.1f} ms   (train error {error:.4f}, loss {loss:.4f})")
-        print(f"  torch {torch.__version__}, torch.get_num_threads() = {torch.get_num_threads()}")
-        print(f"ratio needle / PyTorch: {needle_time / torch_time:.2f}")
+            print("  PyTorch is not installed (`make torch`): needle alone.")
+        else:
+            print(
+                f"  torch {torch.__version__} (MKL {torch.backends.mkl.is_available()}), "
+                f"torch.get_num_threads() = {torch.get_num_threads()}"
+            )
+        for case in cases:
+            print(f"\n[{case.name}] MLPResNet({case.images.shape[1]}, ...) on {case.description}")
+            runs = {"needle": lambda seed, case=case: time_needle(case, seed)}
+            if torch is not None:
+                runs["PyTorch"] = lambda seed, case=case: time_torch(case, seed, torch)
+            results = alternate(runs, args.runs)
+            for name, (seconds, error, loss) in results.items():
+                print(
+                    f"  {name:8s}: {seconds * 1000:8.1f} ms   "
+                    f"(train error {error:.4f}, loss {loss:.4f})"
+                )
+            if torch is not None:
+                ratio = results["needle"][0] / results["PyTorch"][0]
+                print(f"  ratio needle / PyTorch: {ratio:.2f}")
+            report_needle_steps(case)
     return 0
 
 
