@@ -13,7 +13,7 @@ PROBLEM ?=
 JOBS ?= 2
 DIGITS := data/digits/train-images-idx3-ubyte.gz
 
-.PHONY: venv grade batch test test-fast lint hw references release autograder data train bench notebooks lab torch clean help
+.PHONY: venv grade batch test test-fast lint hw references release autograder prairielearn data train bench notebooks lab torch clean help
 
 help:
 	@echo "make grade       grade hw/ (PROBLEM=id for one problem, SUBMISSION=dir for another folder)"
@@ -26,6 +26,7 @@ help:
 	@echo "make release     build the student release in dist/"
 	@echo "make train       train the reference MLPResNet on the digits data"
 	@echo "make autograder  build the Gradescope bundle dist/autograder.zip (SEED=n fixes the hidden seed)"
+	@echo "make prairielearn  build the PrairieLearn course files in dist/prairielearn/ (SEED=n)"
 	@echo "make notebooks   execute every notebook against solutions/ and against hw/"
 	@echo "make lab         start JupyterLab on notebooks/"
 	@echo "make bench       benchmarks (needle vs PyTorch when installed)"
@@ -77,6 +78,10 @@ release: $(STAMP)
 # Gradescope: SEED=n fixes the hidden cases' seed (default: a fresh random one, recorded in the bundle).
 autograder: $(STAMP)
 	$(PYTHON) -m grader autograder --out dist/autograder.zip $(if $(SEED),--seed $(SEED))
+
+# PrairieLearn: the grader, hidden answers and an example question (README inside); SEED=n as above.
+prairielearn: $(STAMP)
+	$(PYTHON) -m grader prairielearn-build --out dist/prairielearn $(if $(SEED),--seed $(SEED))
 
 notebooks: $(STAMP) $(DIGITS)
 	$(PYTHON) -m pytest tests/notebooks -n $(JOBS)

@@ -23,9 +23,22 @@ COMMANDS = {
     "data": ("grader.digits", "write the offline digits data set in MNIST format"),
     "autograder": ("grader.autograder", "build the Gradescope autograder bundle"),
     "classroom": ("grader.classroom", "grade hw/ for GitHub Classroom (the release's workflow)"),
+    "prairielearn": ("grader.prairielearn", "grade a PrairieLearn job in /grade: results.json"),
+    "prairielearn-build": (
+        "grader.prairielearn_build",
+        "build the PrairieLearn course files (grader, hidden answers, question)",
+    ),
 }
 # The commands that run probe processes: they need the POSIX facilities grader.platforms checks.
-GRADING_COMMANDS = {"grade", "batch", "references", "autograder", "classroom"}
+GRADING_COMMANDS = {
+    "grade",
+    "batch",
+    "references",
+    "autograder",
+    "classroom",
+    "prairielearn",
+    "prairielearn-build",
+}
 
 
 def main(argv: list[str] | None = None) -> int:

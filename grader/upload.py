@@ -28,6 +28,10 @@ class SubmissionNotFound(Exception):
     """No needle/ package in the submission; the message tells the student what to upload."""
 
 
+class ArchiveTooLarge(ValueError):
+    """A zip whose Python files exceed the caps once unpacked (a zip bomb, or far too much)."""
+
+
 @dataclass
 class Located:
     """The folder to grade (it holds needle/ and maybe apps/) and what the student should know."""
@@ -65,12 +69,13 @@ def needle_folders(base: Path) -> list[Path]:
 
 
 def extract_python_files(archive_path: Path, dest: Path) -> None:
-    """Extract the .py members of a zip into dest: no absolute or `..` paths, no links, capped."""
+    """Extract the .py members of a zip into dest: no absolute or `..` paths, no links, capped
+    (ArchiveTooLarge past the caps: what was extracted must then not be graded)."""
     total = 0
     with zipfile.ZipFile(archive_path) as archive:
         for count, info in enumerate(archive.infolist()):
             if count >= ZIP_MAX_MEMBERS:
-                break
+                raise ArchiveTooLarge(f"it has more than {ZIP_MAX_MEMBERS} files")
             parts = Path(info.filename).parts
             is_link = stat.S_ISLNK(info.external_attr >> 16)
             if not info.filename.endswith(".py") or is_link or not parts:
@@ -81,7 +86,8 @@ def extract_python_files(archive_path: Path, dest: Path) -> None:
                 data = member.read(ZIP_MAX_BYTES - total + 1)
             total += len(data)
             if total > ZIP_MAX_BYTES:
-                break
+                limit = ZIP_MAX_BYTES // 1024**2
+                raise ArchiveTooLarge(f"its Python files unpack to more than {limit} MB")
             target = dest.joinpath(*parts)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
@@ -91,20 +97,29 @@ def find_submission(base: Path, scratch: Path) -> Located:
     """Locate the needle/ package to grade; zips in the submission are opened into `scratch`."""
     found = needle_folders(base)
     origin, archive_name = base, ""
+    skipped = []  # zips that could not be used, and why
     if not found:
         zips = [p for _, p in _walk_files(base, 2) if p.suffix.lower() == ".zip"]
         for index, archive in enumerate(zips):
             dest = scratch / f"unzipped{index}"
+            name = archive.relative_to(base).as_posix()
             try:
                 extract_python_files(archive, dest)
+            except ArchiveTooLarge as error:
+                skipped.append(f"{name} was not opened: {error}")
+                continue
             except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+                skipped.append(f"{name} is not a readable zip file")
                 continue
             found = needle_folders(dest)
             if found:
                 origin, archive_name = dest, archive.relative_to(base).as_posix()
                 break
     if not found:
-        raise SubmissionNotFound(not_found_message(base))
+        message = not_found_message(base)
+        if skipped:
+            message += " " + "; ".join(skipped) + "."
+        raise SubmissionNotFound(message)
     chosen = found[0]
     where = chosen.relative_to(origin).as_posix()
     if archive_name:
