@@ -130,6 +130,15 @@ def test_ci_runs_on_push_and_pull_request_with_the_readmes_commands():
         assert f"`{command}`" in readme or command in readme
 
 
+def test_every_switch_of_the_ci_is_documented_in_the_readme():
+    """The repository variables that turn parts of the CI off, with the values it tests."""
+    readme = (ROOT / "README.md").read_text()
+    switches = re.findall(r"vars\.(\w+) [!=]= '(\w+)'", CI.read_text())
+    assert {name for name, _ in switches} == {"NEEDLEWORK_CI_TESTS", "NEEDLEWORK_CI_PACKAGE"}
+    for name, value in switches:
+        assert f"{name}={value}" in readme, (name, value)
+
+
 def test_ci_uploads_the_release_zip_and_the_bundle_the_makefile_builds():
     uploads = [s for s in steps(load(CI)) if s.get("uses", "").startswith("actions/upload-")]
     paths = sorted(step["with"]["path"] for step in uploads)
