@@ -150,3 +150,35 @@ def test_grade_command_writes_junit_beside_the_json_of_the_same_run(tmp_path):
     suites = read_back(out)
     assert_matches_json(suites, data)
     assert sum(suite["failures"] for suite in suites.values()) > 0
+
+
+def test_every_new_view_of_one_run_has_the_same_checks_messages_and_scores(grade_edited, tmp_path):
+    """JUnit, the Classroom runner results and PrairieLearn's results.json render one RunResult
+    (a leaky ReLU) with the checks, messages and scores of the JSON view."""
+    from grader import classroom, prairielearn
+
+    result = grade_edited(
+        RELU[0], RELU[1], "return array_api.maximum(a, 0.01 * a)",
+        problems=["ops_forward", "nn_basic", "logsumexp"], full=True,
+    )  # fmt: skip
+    data = report.as_json(result)
+    junit.write(result, tmp_path / "junit.xml")
+    suites = read_back(tmp_path / "junit.xml")
+    assert_matches_json(suites, data)
+    runners = classroom.runner_results(result)
+    learn = {test["name"]: test for test in prairielearn.results(result)["tests"]}
+    for problem, json_problem in zip(result.problems, data["problems"], strict=True):
+        failed = {c["name"]: c["message"] for c in json_problem["checks"] if not c["passed"]}
+        tests = runners[problem.id]["tests"]
+        assert sum(test["score"] for test in tests) == pytest.approx(json_problem["score"])
+        assert runners[problem.id]["max_score"] == json_problem["max_score"]
+        weighted = [check.name for check in problem.checks if check.weight > 0]
+        assert [test["name"] for test in tests] == weighted
+        for test in tests:
+            if test["status"] == "fail" and failed[test["name"]]:
+                assert test["message"] == failed[test["name"]]
+        page = learn[f"{problem.id} (public)"]
+        assert (page["points"], page["max_points"]) == (json_problem["score"], problem.max_score)
+        for message in failed.values():
+            assert message in page["output"]
+    assert 0 < data["problems"][0]["score"] < data["problems"][0]["max_score"]
