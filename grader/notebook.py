@@ -3,6 +3,13 @@
 `load_needle(LIBRARY, KIT_ROOT)`, called by the set-up cell, imports needle from the folder that
 cell chose; when that fails it names the line to fix and hands back placeholders instead.
 
+`start_autoreload()`, also in the set-up cell, turns on `%autoreload 2` without a word when the
+set-up cell runs again.
+
+`with demonstration():` wraps the body of a demonstration cell: a function still to implement
+stops that cell with one line naming it instead of a traceback, and the cell counts as run, so
+JupyterLab's Run All (which stops at the first cell that raises) reaches every check cell.
+
 `check("logsumexp")`, a check cell, grades ONE problem of the submission the notebook imported
 needle from, in the same isolated way as `make grade` (a fresh process; the notebook's own,
 possibly modified, needle is never trusted), prints that problem's report and ends with the line
@@ -12,8 +19,11 @@ possibly modified, needle is never trusted), prints that problem's report and en
 from __future__ import annotations
 
 import os
+import re
 import sys
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +70,14 @@ def check(problem_id: str, submission: str | Path | None = None) -> ProblemResul
     return problem
 
 
+class NeedleImportError(ImportError):
+    """Raised by the placeholder of a needle that could not be imported."""
+
+    def __init__(self, reason: str):
+        super().__init__(f"needle could not be imported: {reason}")
+        self.reason = reason
+
+
 class NeedleNotImported:
     """Stands in for needle when importing it failed: using it raises the reason."""
 
@@ -67,7 +85,80 @@ class NeedleNotImported:
         self.reason = reason
 
     def __getattr__(self, name: str):
-        raise ImportError(f"needle could not be imported: {self.reason}")
+        raise NeedleImportError(self.reason)
+
+
+def start_autoreload() -> None:
+    """`%load_ext autoreload` then `%autoreload 2` (every changed module is reloaded before a cell
+    runs), silent when the extension is already loaded: the magic itself would print "The
+    autoreload extension is already loaded" each time the set-up cell runs again."""
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is None:  # a plain Python process (a script, a test): nothing to reload
+        return
+    shell.extension_manager.load_extension("autoreload")  # returns "already loaded", prints nothing
+    shell.run_line_magic("autoreload", "2")
+
+
+# The message the stripper puts in every stub: "<Class.method> in <path inside the library>".
+STUB_MESSAGE = re.compile(r"^[\w.]+ in (?:needle|apps)/[\w/]+\.py$")
+
+
+def _innermost(error: BaseException) -> str:
+    """`Class.method (file:line)` of the last frame the error went through, the file relative to
+    the kit root."""
+    tb = error.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return "a function"
+    code = tb.tb_frame.f_code
+    name = getattr(code, "co_qualname", code.co_name)  # co_qualname: Python 3.11 and newer
+    try:
+        file = os.path.relpath(code.co_filename, kit_root())
+    except ValueError:  # another drive (Windows)
+        file = code.co_filename
+    return f"{name} ({file}:{tb.tb_lineno})"
+
+
+def not_implemented_yet(error: NotImplementedError) -> str:
+    """What to implement, as a stub names itself ("LogSumExp.compute in hw/needle/ops/...") or,
+    for any other NotImplementedError, the function that raised it with its file and line."""
+    message = str(error)
+    if STUB_MESSAGE.match(message):
+        name, _, file = message.partition(" in ")
+        library = os.path.relpath(default_submission(), kit_root())
+        return f"{name} in {Path(library, file).as_posix()}"
+    return _innermost(error)
+
+
+@contextmanager
+def demonstration() -> Iterator[None]:
+    """The body of a demonstration cell: when it needs a function that is not implemented yet
+    (it raises NotImplementedError) or a needle that could not be imported, print one line that
+    says so and end the cell there without an error; any other error shows as usual. Figures
+    the body opened before it stopped are closed, so no empty plot is shown."""
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    figures_before = set(pyplot.get_fignums()) if pyplot is not None else set()
+    try:
+        yield
+    except NotImplementedError as error:
+        _close_figures_since(figures_before)
+        print(
+            f"Not implemented yet: {not_implemented_yet(error)}. This demonstration runs once it "
+            "is; then re-run this cell."
+        )
+    except NeedleImportError as error:
+        _close_figures_since(figures_before)
+        print(f"{error}, then re-run the set-up cell; this demonstration needs needle.")
+
+
+def _close_figures_since(figures_before: set[int]) -> None:
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is not None:
+        for number in set(pyplot.get_fignums()) - figures_before:
+            pyplot.close(number)
 
 
 def import_failure(error: Exception, library: Path, root: Path) -> str:
@@ -98,8 +189,8 @@ def load_needle(library: Path, root: Path) -> tuple[Any, Any, Any, Any, Any]:
     except Exception as error:
         reason = import_failure(error, library, root)
         print(
-            f"needle could not be imported: {reason}, then re-run this cell; until then the cells "
-            "that use needle stop with this message, and the check cells still grade your work."
+            f"needle could not be imported: {reason}, then re-run this cell; until then the "
+            "demonstrations that use needle say so, and the check cells still grade your work."
         )
         placeholder = NeedleNotImported(reason)
         return placeholder, placeholder, placeholder, placeholder, placeholder

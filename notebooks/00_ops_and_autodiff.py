@@ -37,8 +37,9 @@
 # are locked; cells that start with `# YOUR EXPERIMENTS` are yours. You write your code in the
 # files under `hw/needle/` (and `hw/apps/`), not in this notebook; after an edit, just re-run the
 # cells: `autoreload` reloads every changed file before each cell runs, so there is no need to
-# restart the kernel. Until you implement a function, the cells that need it stop with
-# `NotImplementedError: <the function> in <its file>`. A file that cannot be loaded (a syntax
+# restart the kernel. Until you implement a function, the demonstrations that need it (they run
+# `with demonstration():`) stop at it with one line, `Not implemented yet: <the function> in <its
+# file>`, so that Run All still reaches every check cell. A file that cannot be loaded (a syntax
 # error, say) is reported with its file and line: above a cell's output if autoreload met it (the
 # previous version stays in use until you fix the line), or by the set-up cell if needle could not
 # be imported at all (then fix the line and re-run the set-up cell). The check cells grade your
@@ -70,12 +71,12 @@ for path in (str(KIT_ROOT), str(LIBRARY)):  # LIBRARY ends up first on sys.path
     if path not in sys.path:
         sys.path.insert(0, path)
 
-# %load_ext autoreload
-# %autoreload 2
 # %matplotlib inline
 
-from grader.notebook import check, load_needle  # check grades in a separate process
+# check grades in a separate process; demonstration: see "How this notebook works" above
+from grader.notebook import check, demonstration, load_needle, start_autoreload
 
+start_autoreload()  # %autoreload 2: the files you edit are reloaded before each cell runs
 ndl, data, init, nn, optim = load_needle(LIBRARY, KIT_ROOT)  # if needle is broken: what to fix
 
 # %% [markdown] deletable=false editable=false
@@ -100,13 +101,14 @@ ndl, data, init, nn, optim = load_needle(LIBRARY, KIT_ROOT)  # if needle is brok
 
 # %% deletable=false editable=false
 # DO NOT EDIT: demonstration of the forward of a few ops.
-a = ndl.Tensor(np.array([[1.0, 2.0], [3.0, 4.0]], dtype="float32"))
-b = ndl.Tensor(np.array([[0.5, -1.0], [2.0, 0.0]], dtype="float32"))
-print("a + b =\n", (a + b).numpy())
-print("a @ b =\n", (a @ b).numpy())
-print("a.sum(axes=(0,)) =", a.sum(axes=(0,)).numpy())
-print("a.transpose() =\n", a.transpose().numpy())
-print("dtype of (a * 2.0) ** 0.5:", ((a * 2.0) ** 0.5).dtype)
+with demonstration():
+    a = ndl.Tensor(np.array([[1.0, 2.0], [3.0, 4.0]], dtype="float32"))
+    b = ndl.Tensor(np.array([[0.5, -1.0], [2.0, 0.0]], dtype="float32"))
+    print("a + b =\n", (a + b).numpy())
+    print("a @ b =\n", (a @ b).numpy())
+    print("a.sum(axes=(0,)) =", a.sum(axes=(0,)).numpy())
+    print("a.transpose() =\n", a.transpose().numpy())
+    print("dtype of (a * 2.0) ** 0.5:", ((a * 2.0) ** 0.5).dtype)
 
 # %% deletable=false editable=false tags=["check"]
 # DO NOT EDIT: grades problem "ops_forward" of the folder needle was imported from.
@@ -145,25 +147,26 @@ _ = check("ops_forward")
 
 # %% deletable=false editable=false
 # DO NOT EDIT: demonstration, the gradient of matmul against central differences.
-rng = np.random.default_rng(0)
-a_np, b_np = rng.standard_normal((3, 4)), rng.standard_normal((4, 2))
-out_grad_np = rng.standard_normal((3, 2))
+with demonstration():
+    rng = np.random.default_rng(0)
+    a_np, b_np = rng.standard_normal((3, 4)), rng.standard_normal((4, 2))
+    out_grad_np = rng.standard_normal((3, 2))
 
+    def phi(a_values: np.ndarray) -> float:
+        """sum(out_grad * (a @ b)) as a function of a, computed with needle's forward."""
+        product = ndl.matmul(ndl.Tensor(a_values), ndl.Tensor(b_np)).numpy()
+        return float((out_grad_np * product).sum())
 
-def phi(a_values: np.ndarray) -> float:
-    """sum(out_grad * (a @ b)) as a function of a, computed with needle's forward."""
-    return float((out_grad_np * ndl.matmul(ndl.Tensor(a_values), ndl.Tensor(b_np)).numpy()).sum())
+    numerical = np.zeros_like(a_np)
+    for k in np.ndindex(a_np.shape):
+        step = np.zeros_like(a_np)
+        step[k] = 1e-6
+        numerical[k] = (phi(a_np + step) - phi(a_np - step)) / 2e-6
 
-
-numerical = np.zeros_like(a_np)
-for k in np.ndindex(a_np.shape):
-    step = np.zeros_like(a_np)
-    step[k] = 1e-6
-    numerical[k] = (phi(a_np + step) - phi(a_np - step)) / 2e-6
-
-node = ndl.matmul(ndl.Tensor(a_np), ndl.Tensor(b_np))
-grad_a, grad_b = node.op.gradient(ndl.Tensor(out_grad_np), node)
-print("largest |gradient - central difference| for a:", np.abs(grad_a.numpy() - numerical).max())
+    node = ndl.matmul(ndl.Tensor(a_np), ndl.Tensor(b_np))
+    grad_a, grad_b = node.op.gradient(ndl.Tensor(out_grad_np), node)
+    largest = np.abs(grad_a.numpy() - numerical).max()
+    print("largest |gradient - central difference| for a:", largest)
 
 # %% deletable=false editable=false tags=["check"]
 # DO NOT EDIT: grades problem "ops_backward" of the folder needle was imported from.
@@ -201,14 +204,15 @@ _ = check("ops_backward")
 
 # %% deletable=false editable=false
 # DO NOT EDIT: demonstration, topological order and gradients of a small graph.
-x1 = ndl.Tensor(np.array([0.5, 1.0, 2.0]))
-x2 = ndl.Tensor(np.array([3.0, -1.0, 0.0]))
-y = (x1 * x2 + ndl.exp(x1)).sum()
-order = ndl.autograd.find_topo_sort([y])
-print("topological order:", [type(n.op).__name__ if n.op else "leaf" for n in order])
-y.backward()
-print("x1.grad =", x1.grad.numpy(), " expected", x2.numpy() + np.exp(x1.numpy()))
-print("x2.grad =", x2.grad.numpy(), " expected", x1.numpy())
+with demonstration():
+    x1 = ndl.Tensor(np.array([0.5, 1.0, 2.0]))
+    x2 = ndl.Tensor(np.array([3.0, -1.0, 0.0]))
+    y = (x1 * x2 + ndl.exp(x1)).sum()
+    order = ndl.autograd.find_topo_sort([y])
+    print("topological order:", [type(n.op).__name__ if n.op else "leaf" for n in order])
+    y.backward()
+    print("x1.grad =", x1.grad.numpy(), " expected", x2.numpy() + np.exp(x1.numpy()))
+    print("x2.grad =", x2.grad.numpy(), " expected", x1.numpy())
 
 # %% deletable=false editable=false tags=["check"]
 # DO NOT EDIT: grades problem "autodiff" of the folder needle was imported from.

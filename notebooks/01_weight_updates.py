@@ -53,8 +53,9 @@
 # are locked; cells that start with `# YOUR EXPERIMENTS` are yours. You write your code in the
 # files under `hw/needle/` (and `hw/apps/`), not in this notebook; after an edit, just re-run the
 # cells: `autoreload` reloads every changed file before each cell runs, so there is no need to
-# restart the kernel. Until you implement a function, the cells that need it stop with
-# `NotImplementedError: <the function> in <its file>`. A file that cannot be loaded (a syntax
+# restart the kernel. Until you implement a function, the demonstrations that need it (they run
+# `with demonstration():`) stop at it with one line, `Not implemented yet: <the function> in <its
+# file>`, so that Run All still reaches every check cell. A file that cannot be loaded (a syntax
 # error, say) is reported with its file and line: above a cell's output if autoreload met it (the
 # previous version stays in use until you fix the line), or by the set-up cell if needle could not
 # be imported at all (then fix the line and re-run the set-up cell). The check cells grade your
@@ -86,12 +87,12 @@ for path in (str(KIT_ROOT), str(LIBRARY)):  # LIBRARY ends up first on sys.path
     if path not in sys.path:
         sys.path.insert(0, path)
 
-# %load_ext autoreload
-# %autoreload 2
 # %matplotlib inline
 
-from grader.notebook import check, load_needle  # check grades in a separate process
+# check grades in a separate process; demonstration: see "How this notebook works" above
+from grader.notebook import check, demonstration, load_needle, start_autoreload
 
+start_autoreload()  # %autoreload 2: the files you edit are reloaded before each cell runs
 ndl, data, init, nn, optim = load_needle(LIBRARY, KIT_ROOT)  # if needle is broken: what to fix
 
 # %% deletable=false editable=false tags=["plot"]
@@ -132,23 +133,25 @@ def live_counts(update, steps=30, lr=0.1):
     return counts
 
 
-counts = {update.__name__: live_counts(update) for update in (leaky, detached, in_place)}
-for name, values in counts.items():
-    print(f"{name:>9}: live Tensors after steps 1, 10, 30: {values[0]}, {values[9]}, {values[29]}")
+with demonstration():
+    counts = {update.__name__: live_counts(update) for update in (leaky, detached, in_place)}
+    for name, values in counts.items():
+        steps = f"{values[0]}, {values[9]}, {values[29]}"
+        print(f"{name:>9}: live Tensors after steps 1, 10, 30: {steps}")
 
-fig, ax = plt.subplots(figsize=(6, 3.5))
-labels = {
-    "leaky": "w = w - lr * w.grad",
-    "detached": "w = Tensor(w.detach() - lr * w.grad.detach())",
-    "in_place": "w.data = w.data - lr * w.grad.data",
-}
-for name, values in counts.items():
-    ax.plot(range(1, len(values) + 1), values, marker=".", label=labels[name])
-ax.set_xlabel("training step")
-ax.set_ylabel("live Tensors (TENSOR_COUNTER)")
-ax.set_title("The graph of every step stays alive unless the update is detached")
-ax.legend()
-plt.show()
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    labels = {
+        "leaky": "w = w - lr * w.grad",
+        "detached": "w = Tensor(w.detach() - lr * w.grad.detach())",
+        "in_place": "w.data = w.data - lr * w.grad.data",
+    }
+    for name, values in counts.items():
+        ax.plot(range(1, len(values) + 1), values, marker=".", label=labels[name])
+    ax.set_xlabel("training step")
+    ax.set_ylabel("live Tensors (TENSOR_COUNTER)")
+    ax.set_title("The graph of every step stays alive unless the update is detached")
+    ax.legend()
+    plt.show()
 
 # %% [markdown] deletable=false editable=false
 # Both `detach()` and `.data` stop the growth. They differ in **identity**: rebuilding `w` from
@@ -159,17 +162,18 @@ plt.show()
 
 # %% deletable=false editable=false
 # DO NOT EDIT: demonstration, detach() makes a new object, .data updates the same one.
-w = ndl.Tensor(np.ones((3,), dtype="float32"))
-params = [w]  # what an optimizer holds
-(w * w).sum().backward()
+with demonstration():
+    w = ndl.Tensor(np.ones((3,), dtype="float32"))
+    params = [w]  # what an optimizer holds
+    (w * w).sum().backward()
 
-w_new = ndl.Tensor(w.detach() - 0.25 * w.grad.detach())
-print("after Tensor(w.detach() ...): params[0] is the updated tensor?", params[0] is w_new)
+    w_new = ndl.Tensor(w.detach() - 0.25 * w.grad.detach())
+    print("after Tensor(w.detach() ...): params[0] is the updated tensor?", params[0] is w_new)
 
-w.data = w.data - 0.25 * w.grad.data
-print("after w.data = ...:          params[0] is the updated tensor?", params[0] is w)
-print("params[0] now holds", params[0].numpy())
-print("the update kept the dtype:", w.dtype)
+    w.data = w.data - 0.25 * w.grad.data
+    print("after w.data = ...:          params[0] is the updated tensor?", params[0] is w)
+    print("params[0] now holds", params[0].numpy())
+    print("the update kept the dtype:", w.dtype)
 
 # %% tags=["experiment"]
 # YOUR EXPERIMENTS: this cell is yours. For example, count live Tensors while you train with

@@ -33,8 +33,9 @@
 # are locked; cells that start with `# YOUR EXPERIMENTS` are yours. You write your code in the
 # files under `hw/needle/` (and `hw/apps/`), not in this notebook; after an edit, just re-run the
 # cells: `autoreload` reloads every changed file before each cell runs, so there is no need to
-# restart the kernel. Until you implement a function, the cells that need it stop with
-# `NotImplementedError: <the function> in <its file>`. A file that cannot be loaded (a syntax
+# restart the kernel. Until you implement a function, the demonstrations that need it (they run
+# `with demonstration():`) stop at it with one line, `Not implemented yet: <the function> in <its
+# file>`, so that Run All still reaches every check cell. A file that cannot be loaded (a syntax
 # error, say) is reported with its file and line: above a cell's output if autoreload met it (the
 # previous version stays in use until you fix the line), or by the set-up cell if needle could not
 # be imported at all (then fix the line and re-run the set-up cell). The check cells grade your
@@ -66,12 +67,12 @@ for path in (str(KIT_ROOT), str(LIBRARY)):  # LIBRARY ends up first on sys.path
     if path not in sys.path:
         sys.path.insert(0, path)
 
-# %load_ext autoreload
-# %autoreload 2
 # %matplotlib inline
 
-from grader.notebook import check, load_needle  # check grades in a separate process
+# check grades in a separate process; demonstration: see "How this notebook works" above
+from grader.notebook import check, demonstration, load_needle, start_autoreload
 
+start_autoreload()  # %autoreload 2: the files you edit are reloaded before each cell runs
 ndl, data, init, nn, optim = load_needle(LIBRARY, KIT_ROOT)  # if needle is broken: what to fix
 
 # %% deletable=false editable=false
@@ -127,28 +128,30 @@ print("it sums to", stable.sum())
 
 # %% deletable=false editable=false
 # DO NOT EDIT: demonstration, LogSumExp stays finite, and its gradient is the softmax.
-z = ndl.Tensor(np.array([[1e4, 1e4 + 1.0, 1e4 + 2.0], [-3.0, 0.0, 2.0]], dtype="float32"))
-lse = ndl.logsumexp(z, axes=(1,))
-print("logsumexp over axis 1:", lse.numpy(), "shape", lse.shape, "dtype", lse.dtype)
-lse.sum().backward()
-shifted = z.numpy() - z.numpy().max(axis=1, keepdims=True)
-softmax = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
-print("z.grad =\n", z.grad.numpy())
-print("largest |z.grad - softmax(z)|:", np.abs(z.grad.numpy() - softmax).max())
+with demonstration():
+    z = ndl.Tensor(np.array([[1e4, 1e4 + 1.0, 1e4 + 2.0], [-3.0, 0.0, 2.0]], dtype="float32"))
+    lse = ndl.logsumexp(z, axes=(1,))
+    print("logsumexp over axis 1:", lse.numpy(), "shape", lse.shape, "dtype", lse.dtype)
+    lse.sum().backward()
+    shifted = z.numpy() - z.numpy().max(axis=1, keepdims=True)
+    softmax = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+    print("z.grad =\n", z.grad.numpy())
+    print("largest |z.grad - softmax(z)|:", np.abs(z.grad.numpy() - softmax).max())
 
 # %% deletable=false editable=false tags=["plot"]
 # DO NOT EDIT: demonstration, LSE(x, 0) is a smooth maximum of x and 0.
-x = np.linspace(-6.0, 6.0, 121, dtype="float32")
-pairs = ndl.Tensor(np.stack([x, np.zeros_like(x)], axis=1))
-smooth = ndl.logsumexp(pairs, axes=(1,)).numpy()
+with demonstration():
+    x = np.linspace(-6.0, 6.0, 121, dtype="float32")
+    pairs = ndl.Tensor(np.stack([x, np.zeros_like(x)], axis=1))
+    smooth = ndl.logsumexp(pairs, axes=(1,)).numpy()
 
-fig, ax = plt.subplots(figsize=(6, 3.5))
-ax.plot(x, np.maximum(x, 0.0), label="max(x, 0)")
-ax.plot(x, smooth, label="LSE(x, 0) = log(e^x + e^0)")
-ax.set_xlabel("x")
-ax.set_title("LogSumExp is a smooth maximum; its slope is softmax(x, 0)[0]")
-ax.legend()
-plt.show()
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot(x, np.maximum(x, 0.0), label="max(x, 0)")
+    ax.plot(x, smooth, label="LSE(x, 0) = log(e^x + e^0)")
+    ax.set_xlabel("x")
+    ax.set_title("LogSumExp is a smooth maximum; its slope is softmax(x, 0)[0]")
+    ax.legend()
+    plt.show()
 
 # %% [markdown] deletable=false editable=false
 # ## LogSoftmax
@@ -168,10 +171,11 @@ plt.show()
 
 # %% deletable=false editable=false
 # DO NOT EDIT: demonstration, log-softmax of large logits (float32).
-z = ndl.Tensor(np.array([[1e5, 1e5 + 1.0, 0.0], [1.0, 2.0, 3.0]], dtype="float32"))
-log_p = ndl.logsoftmax(z)
-print("log softmax =\n", log_p.numpy())
-print("each row of exp(log softmax) sums to", np.exp(log_p.numpy()).sum(axis=1))
+with demonstration():
+    z = ndl.Tensor(np.array([[1e5, 1e5 + 1.0, 0.0], [1.0, 2.0, 3.0]], dtype="float32"))
+    log_p = ndl.logsoftmax(z)
+    print("log softmax =\n", log_p.numpy())
+    print("each row of exp(log softmax) sums to", np.exp(log_p.numpy()).sum(axis=1))
 
 # %% deletable=false editable=false tags=["check"]
 # DO NOT EDIT: grades problem "logsumexp" of the folder needle was imported from.

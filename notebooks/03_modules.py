@@ -43,8 +43,9 @@
 # are locked; cells that start with `# YOUR EXPERIMENTS` are yours. You write your code in the
 # files under `hw/needle/` (and `hw/apps/`), not in this notebook; after an edit, just re-run the
 # cells: `autoreload` reloads every changed file before each cell runs, so there is no need to
-# restart the kernel. Until you implement a function, the cells that need it stop with
-# `NotImplementedError: <the function> in <its file>`. A file that cannot be loaded (a syntax
+# restart the kernel. Until you implement a function, the demonstrations that need it (they run
+# `with demonstration():`) stop at it with one line, `Not implemented yet: <the function> in <its
+# file>`, so that Run All still reaches every check cell. A file that cannot be loaded (a syntax
 # error, say) is reported with its file and line: above a cell's output if autoreload met it (the
 # previous version stays in use until you fix the line), or by the set-up cell if needle could not
 # be imported at all (then fix the line and re-run the set-up cell). The check cells grade your
@@ -76,12 +77,12 @@ for path in (str(KIT_ROOT), str(LIBRARY)):  # LIBRARY ends up first on sys.path
     if path not in sys.path:
         sys.path.insert(0, path)
 
-# %load_ext autoreload
-# %autoreload 2
 # %matplotlib inline
 
-from grader.notebook import check, load_needle  # check grades in a separate process
+# check grades in a separate process; demonstration: see "How this notebook works" above
+from grader.notebook import check, demonstration, load_needle, start_autoreload
 
+start_autoreload()  # %autoreload 2: the files you edit are reloaded before each cell runs
 ndl, data, init, nn, optim = load_needle(LIBRARY, KIT_ROOT)  # if needle is broken: what to fix
 
 # %% [markdown] deletable=false editable=false
@@ -95,29 +96,32 @@ ndl, data, init, nn, optim = load_needle(LIBRARY, KIT_ROOT)  # if needle is brok
 # DO NOT EDIT: demonstration, the source of the lecture's modules.
 import inspect
 
-from apps import lecture_modules
+with demonstration():
+    from apps import lecture_modules
 
-print(inspect.getsource(lecture_modules.ScaleAdd))
-print(inspect.getsource(lecture_modules.MultiPathScaleAdd))
+    print(inspect.getsource(lecture_modules.ScaleAdd))
+    print(inspect.getsource(lecture_modules.MultiPathScaleAdd))
 
 # %% deletable=false editable=false
 # DO NOT EDIT: demonstration, parameters are found through sub-modules and lists.
-model = lecture_modules.MultiPathScaleAdd(num_paths=3)
-params = model.parameters()
-print("number of parameters:", len(params))
-print("every one is a Parameter:", all(isinstance(p, nn.Parameter) for p in params))
-print("the first is paths[0].s:", params[0] is model.paths[0].s)
-print("eval() reaches the paths:", [path.training for path in model.eval().paths])
+with demonstration():
+    model = lecture_modules.MultiPathScaleAdd(num_paths=3)
+    params = model.parameters()
+    print("number of parameters:", len(params))
+    print("every one is a Parameter:", all(isinstance(p, nn.Parameter) for p in params))
+    print("the first is paths[0].s:", params[0] is model.paths[0].s)
+    print("eval() reaches the paths:", [path.training for path in model.eval().paths])
 
 # %% deletable=false editable=false
 # DO NOT EDIT: demonstration, calling the module runs forward; gradients reach every path.
-model = lecture_modules.MultiPathScaleAdd(num_paths=2)
-x = ndl.Tensor(np.array([1.0, 2.0, 3.0], dtype="float32"))
-y = model(x)  # Module.__call__ -> forward
-print("y =", y.numpy(), "(two paths with s = 1, b = 0: y = 2x)")
-y.sum().backward()
-for i, path in enumerate(model.paths):
-    print(f"path {i}: ds = {path.s.grad.numpy()} (sum x), db = {path.b.grad.numpy()} (len x)")
+with demonstration():
+    model = lecture_modules.MultiPathScaleAdd(num_paths=2)
+    x = ndl.Tensor(np.array([1.0, 2.0, 3.0], dtype="float32"))
+    y = model(x)  # Module.__call__ -> forward
+    print("y =", y.numpy(), "(two paths with s = 1, b = 0: y = 2x)")
+    y.sum().backward()
+    for i, path in enumerate(model.paths):
+        print(f"path {i}: ds = {path.s.grad.numpy()} (sum x), db = {path.b.grad.numpy()} (len x)")
 
 # %% [markdown] deletable=false editable=false
 # ## The basic layers (problem `nn_basic`)
@@ -145,19 +149,20 @@ for i, path in enumerate(model.paths):
 
 # %% deletable=false editable=false
 # DO NOT EDIT: demonstration, a small network built from the basic layers.
-np.random.seed(0)
-model = nn.Sequential(
-    nn.Flatten(),
-    nn.Linear(12, 8),
-    nn.ReLU(),
-    nn.Residual(nn.Sequential(nn.Linear(8, 8), nn.ReLU())),
-    nn.Linear(8, 3),
-)
-x = ndl.Tensor(np.random.randn(5, 3, 4).astype("float32"))
-y = model(x)
-print("input", x.shape, "-> output", y.shape, y.dtype)
-print("parameter shapes:", [p.shape for p in model.parameters()])
-print("parameter count:", sum(int(np.prod(p.shape)) for p in model.parameters()))
+with demonstration():
+    np.random.seed(0)
+    model = nn.Sequential(
+        nn.Flatten(),
+        nn.Linear(12, 8),
+        nn.ReLU(),
+        nn.Residual(nn.Sequential(nn.Linear(8, 8), nn.ReLU())),
+        nn.Linear(8, 3),
+    )
+    x = ndl.Tensor(np.random.randn(5, 3, 4).astype("float32"))
+    y = model(x)
+    print("input", x.shape, "-> output", y.shape, y.dtype)
+    print("parameter shapes:", [p.shape for p in model.parameters()])
+    print("parameter count:", sum(int(np.prod(p.shape)) for p in model.parameters()))
 
 # %% deletable=false editable=false tags=["check"]
 # DO NOT EDIT: grades problem "nn_basic" of the folder needle was imported from.

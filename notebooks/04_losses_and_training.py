@@ -32,8 +32,9 @@
 # are locked; cells that start with `# YOUR EXPERIMENTS` are yours. You write your code in the
 # files under `hw/needle/` (and `hw/apps/`), not in this notebook; after an edit, just re-run the
 # cells: `autoreload` reloads every changed file before each cell runs, so there is no need to
-# restart the kernel. Until you implement a function, the cells that need it stop with
-# `NotImplementedError: <the function> in <its file>`. A file that cannot be loaded (a syntax
+# restart the kernel. Until you implement a function, the demonstrations that need it (they run
+# `with demonstration():`) stop at it with one line, `Not implemented yet: <the function> in <its
+# file>`, so that Run All still reaches every check cell. A file that cannot be loaded (a syntax
 # error, say) is reported with its file and line: above a cell's output if autoreload met it (the
 # previous version stays in use until you fix the line), or by the set-up cell if needle could not
 # be imported at all (then fix the line and re-run the set-up cell). The check cells grade your
@@ -65,12 +66,12 @@ for path in (str(KIT_ROOT), str(LIBRARY)):  # LIBRARY ends up first on sys.path
     if path not in sys.path:
         sys.path.insert(0, path)
 
-# %load_ext autoreload
-# %autoreload 2
 # %matplotlib inline
 
-from grader.notebook import check, load_needle  # check grades in a separate process
+# check grades in a separate process; demonstration: see "How this notebook works" above
+from grader.notebook import check, demonstration, load_needle, start_autoreload
 
+start_autoreload()  # %autoreload 2: the files you edit are reloaded before each cell runs
 ndl, data, init, nn, optim = load_needle(LIBRARY, KIT_ROOT)  # if needle is broken: what to fix
 
 # %% [markdown] deletable=false editable=false
@@ -97,17 +98,18 @@ ndl, data, init, nn, optim = load_needle(LIBRARY, KIT_ROOT)  # if needle is brok
 
 # %% deletable=false editable=false
 # DO NOT EDIT: demonstration, both losses on a tiny batch, against numpy.
-logits = np.array([[2.0, 0.5, -1.0], [0.0, 3.0, 1.0]], dtype="float32")
-labels = np.array([0, 2])
-ce = nn.SoftmaxLoss()(ndl.Tensor(logits), ndl.Tensor(labels, requires_grad=False))
-lse = np.log(np.exp(logits).sum(axis=1))
-expected = (lse - logits[[0, 1], labels]).mean()
-print("SoftmaxLoss:", ce.numpy(), " numpy:", expected, " shape", ce.shape)
+with demonstration():
+    logits = np.array([[2.0, 0.5, -1.0], [0.0, 3.0, 1.0]], dtype="float32")
+    labels = np.array([0, 2])
+    ce = nn.SoftmaxLoss()(ndl.Tensor(logits), ndl.Tensor(labels, requires_grad=False))
+    lse = np.log(np.exp(logits).sum(axis=1))
+    expected = (lse - logits[[0, 1], labels]).mean()
+    print("SoftmaxLoss:", ce.numpy(), " numpy:", expected, " shape", ce.shape)
 
-prediction = np.array([[1.0, 2.0], [3.0, 5.0]], dtype="float32")
-target = np.zeros((2, 2), dtype="float32")
-l2 = nn.L2Loss()(ndl.Tensor(prediction), ndl.Tensor(target))
-print("L2Loss:", l2.numpy(), " numpy:", ((prediction - target) ** 2).mean())
+    prediction = np.array([[1.0, 2.0], [3.0, 5.0]], dtype="float32")
+    target = np.zeros((2, 2), dtype="float32")
+    l2 = nn.L2Loss()(ndl.Tensor(prediction), ndl.Tensor(target))
+    print("L2Loss:", l2.numpy(), " numpy:", ((prediction - target) ** 2).mean())
 
 # %% deletable=false editable=false tags=["check"]
 # DO NOT EDIT: grades problem "softmax_loss" of the folder needle was imported from.
@@ -175,12 +177,13 @@ print("data:", X_spiral.shape, X_spiral.dtype, "labels:", np.bincount(y_spiral))
 
 # %% deletable=false editable=false
 # DO NOT EDIT: demonstration, fitting a line.
-np.random.seed(0)
-x_line = np.random.rand(200, 1).astype("float32")
-y_line = (3.0 * x_line + 1.0 + 0.05 * np.random.randn(200, 1)).astype("float32")
-line = nn.Linear(1, 1)
-train(line, nn.L2Loss(), optim.SGD(line.parameters(), lr=0.5), x_line, y_line, epochs=40)
-print("learned weight", line.weight.numpy().ravel(), "and bias", line.bias.numpy().ravel())
+with demonstration():
+    np.random.seed(0)
+    x_line = np.random.rand(200, 1).astype("float32")
+    y_line = (3.0 * x_line + 1.0 + 0.05 * np.random.randn(200, 1)).astype("float32")
+    line = nn.Linear(1, 1)
+    train(line, nn.L2Loss(), optim.SGD(line.parameters(), lr=0.5), x_line, y_line, epochs=40)
+    print("learned weight", line.weight.numpy().ravel(), "and bias", line.bias.numpy().ravel())
 
 # %% [markdown] deletable=false editable=false
 # ## Classification with `SoftmaxLoss`, and swapping one piece
@@ -195,33 +198,34 @@ def mlp():
     return nn.Sequential(nn.Linear(2, 64), nn.ReLU(), nn.Linear(64, 3))
 
 
-runs = {}
+with demonstration():
+    runs = {}
 
-np.random.seed(1)
-model = mlp()
-opt = optim.SGD(model.parameters(), lr=0.5, momentum=0.9)
-runs["MLP, SGD"] = (train(model, nn.SoftmaxLoss(), opt, X_spiral, y_spiral), model)
+    np.random.seed(1)
+    model = mlp()
+    opt = optim.SGD(model.parameters(), lr=0.5, momentum=0.9)
+    runs["MLP, SGD"] = (train(model, nn.SoftmaxLoss(), opt, X_spiral, y_spiral), model)
 
-np.random.seed(1)
-model = mlp()
-opt = optim.Adam(model.parameters(), lr=0.01)  # the one changed line: the optimizer
-runs["MLP, Adam"] = (train(model, nn.SoftmaxLoss(), opt, X_spiral, y_spiral), model)
+    np.random.seed(1)
+    model = mlp()
+    opt = optim.Adam(model.parameters(), lr=0.01)  # the one changed line: the optimizer
+    runs["MLP, Adam"] = (train(model, nn.SoftmaxLoss(), opt, X_spiral, y_spiral), model)
 
-np.random.seed(1)
-model = nn.Linear(2, 3)  # the one changed line: the model
-opt = optim.SGD(model.parameters(), lr=0.5, momentum=0.9)
-runs["linear, SGD"] = (train(model, nn.SoftmaxLoss(), opt, X_spiral, y_spiral), model)
+    np.random.seed(1)
+    model = nn.Linear(2, 3)  # the one changed line: the model
+    opt = optim.SGD(model.parameters(), lr=0.5, momentum=0.9)
+    runs["linear, SGD"] = (train(model, nn.SoftmaxLoss(), opt, X_spiral, y_spiral), model)
 
-fig, ax = plt.subplots(figsize=(6, 3.5))
-for name, (history, model) in runs.items():
-    acc = accuracy(model, X_spiral, y_spiral)
-    print(f"{name:>12}: final loss {history[-1]:.3f}, training accuracy {acc:.2f}")
-    ax.plot(range(1, len(history) + 1), history, label=name)
-ax.set_xlabel("epoch")
-ax.set_ylabel("training loss (softmax)")
-ax.set_yscale("log")
-ax.legend()
-plt.show()
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for name, (history, model) in runs.items():
+        acc = accuracy(model, X_spiral, y_spiral)
+        print(f"{name:>12}: final loss {history[-1]:.3f}, training accuracy {acc:.2f}")
+        ax.plot(range(1, len(history) + 1), history, label=name)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("training loss (softmax)")
+    ax.set_yscale("log")
+    ax.legend()
+    plt.show()
 
 # %% tags=["experiment"]
 # YOUR EXPERIMENTS: this cell is yours. For example, add a hidden layer, change the batch size,

@@ -30,8 +30,9 @@
 # are locked; cells that start with `# YOUR EXPERIMENTS` are yours. You write your code in the
 # files under `hw/needle/` (and `hw/apps/`), not in this notebook; after an edit, just re-run the
 # cells: `autoreload` reloads every changed file before each cell runs, so there is no need to
-# restart the kernel. Until you implement a function, the cells that need it stop with
-# `NotImplementedError: <the function> in <its file>`. A file that cannot be loaded (a syntax
+# restart the kernel. Until you implement a function, the demonstrations that need it (they run
+# `with demonstration():`) stop at it with one line, `Not implemented yet: <the function> in <its
+# file>`, so that Run All still reaches every check cell. A file that cannot be loaded (a syntax
 # error, say) is reported with its file and line: above a cell's output if autoreload met it (the
 # previous version stays in use until you fix the line), or by the set-up cell if needle could not
 # be imported at all (then fix the line and re-run the set-up cell). The check cells grade your
@@ -63,12 +64,12 @@ for path in (str(KIT_ROOT), str(LIBRARY)):  # LIBRARY ends up first on sys.path
     if path not in sys.path:
         sys.path.insert(0, path)
 
-# %load_ext autoreload
-# %autoreload 2
 # %matplotlib inline
 
-from grader.notebook import check, load_needle  # check grades in a separate process
+# check grades in a separate process; demonstration: see "How this notebook works" above
+from grader.notebook import check, demonstration, load_needle, start_autoreload
 
+start_autoreload()  # %autoreload 2: the files you edit are reloaded before each cell runs
 ndl, data, init, nn, optim = load_needle(LIBRARY, KIT_ROOT)  # if needle is broken: what to fix
 
 # %% [markdown] deletable=false editable=false
@@ -99,34 +100,37 @@ ndl, data, init, nn, optim = load_needle(LIBRARY, KIT_ROOT)  # if needle is brok
 
 # %% deletable=false editable=false
 # DO NOT EDIT: demonstration, in training each feature of the output has mean 0 and variance 1.
-np.random.seed(0)
-x = (5.0 + 3.0 * np.random.randn(256, 4)).astype("float32")
-bn = nn.BatchNorm1d(4)
-y = bn(ndl.Tensor(x)).numpy()
-print("input  mean per feature:", x.mean(axis=0).round(2), " variance:", x.var(axis=0).round(2))
-print("output mean per feature:", y.mean(axis=0).round(4), " variance:", y.var(axis=0).round(4))
-print("parameters:", [p.shape for p in bn.parameters()], "(running statistics are not among them)")
+with demonstration():
+    np.random.seed(0)
+    x = (5.0 + 3.0 * np.random.randn(256, 4)).astype("float32")
+    bn = nn.BatchNorm1d(4)
+    y = bn(ndl.Tensor(x)).numpy()
+    print("input  mean per feature:", x.mean(axis=0).round(2), " variance:", x.var(axis=0).round(2))
+    print("output mean per feature:", y.mean(axis=0).round(4), " variance:", y.var(axis=0).round(4))
+    shapes = [p.shape for p in bn.parameters()]
+    print("parameters:", shapes, "(running statistics are not among them)")
 
 # %% deletable=false editable=false tags=["plot"]
 # DO NOT EDIT: demonstration, the running averages converge to the statistics of the data.
-np.random.seed(0)
-bn = nn.BatchNorm1d(1, momentum=0.1)
-means, variances = [], []
-for _ in range(60):
-    batch = (5.0 + 3.0 * np.random.randn(32, 1)).astype("float32")
-    bn(ndl.Tensor(batch))
-    means.append(bn.running_mean.numpy()[0])
-    variances.append(bn.running_var.numpy()[0])
+with demonstration():
+    np.random.seed(0)
+    bn = nn.BatchNorm1d(1, momentum=0.1)
+    means, variances = [], []
+    for _ in range(60):
+        batch = (5.0 + 3.0 * np.random.randn(32, 1)).astype("float32")
+        bn(ndl.Tensor(batch))
+        means.append(bn.running_mean.numpy()[0])
+        variances.append(bn.running_var.numpy()[0])
 
-fig, ax = plt.subplots(figsize=(6, 3.5))
-ax.plot(means, label="running_mean")
-ax.plot(variances, label="running_var")
-ax.axhline(5.0, color="gray", linestyle=":", label="mean 5; biased variance 9 * 31/32")
-ax.axhline(9.0 * 31 / 32, color="gray", linestyle=":")
-ax.set_xlabel("training step (batches of 32)")
-ax.set_title("BatchNorm1d running averages, momentum 0.1")
-ax.legend()
-plt.show()
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot(means, label="running_mean")
+    ax.plot(variances, label="running_var")
+    ax.axhline(5.0, color="gray", linestyle=":", label="mean 5; biased variance 9 * 31/32")
+    ax.axhline(9.0 * 31 / 32, color="gray", linestyle=":")
+    ax.set_xlabel("training step (batches of 32)")
+    ax.set_title("BatchNorm1d running averages, momentum 0.1")
+    ax.legend()
+    plt.show()
 
 # %% [markdown] deletable=false editable=false
 # The data have mean 5 and variance 9, but `running_var` settles near $9 \cdot 31/32 \approx 8.7$:
@@ -134,16 +138,17 @@ plt.show()
 
 # %% deletable=false editable=false
 # DO NOT EDIT: demonstration, train vs eval: does a sample's output depend on its batch?
-np.random.seed(1)
-sample = np.array([[1.0, -2.0]], dtype="float32")
-others_a = np.random.randn(7, 2).astype("float32")
-others_b = (10.0 + np.random.randn(7, 2)).astype("float32")
-bn = nn.BatchNorm1d(2)
-for mode in ("train", "eval"):
-    getattr(bn, mode)()
-    out_a = bn(ndl.Tensor(np.concatenate([sample, others_a]))).numpy()[0]
-    out_b = bn(ndl.Tensor(np.concatenate([sample, others_b]))).numpy()[0]
-    print(f"{mode:>5} mode: output for the same sample in two batches: {out_a} vs {out_b}")
+with demonstration():
+    np.random.seed(1)
+    sample = np.array([[1.0, -2.0]], dtype="float32")
+    others_a = np.random.randn(7, 2).astype("float32")
+    others_b = (10.0 + np.random.randn(7, 2)).astype("float32")
+    bn = nn.BatchNorm1d(2)
+    for mode in ("train", "eval"):
+        getattr(bn, mode)()
+        out_a = bn(ndl.Tensor(np.concatenate([sample, others_a]))).numpy()[0]
+        out_b = bn(ndl.Tensor(np.concatenate([sample, others_b]))).numpy()[0]
+        print(f"{mode:>5} mode: output for the same sample in two batches: {out_a} vs {out_b}")
 
 # %% deletable=false editable=false tags=["check"]
 # DO NOT EDIT: grades problem "batchnorm" of the folder needle was imported from.
@@ -166,10 +171,11 @@ _ = check("batchnorm")
 
 # %% deletable=false editable=false
 # DO NOT EDIT: demonstration, every row of the output has mean 0 and variance 1.
-x = np.array([[1.0, 2.0, 3.0, 4.0], [100.0, 0.0, -100.0, 50.0]], dtype="float32")
-y = nn.LayerNorm1d(4)(ndl.Tensor(x)).numpy()
-print("output:\n", y.round(3))
-print("row means:", y.mean(axis=1).round(4), " row variances:", y.var(axis=1).round(4))
+with demonstration():
+    x = np.array([[1.0, 2.0, 3.0, 4.0], [100.0, 0.0, -100.0, 50.0]], dtype="float32")
+    y = nn.LayerNorm1d(4)(ndl.Tensor(x)).numpy()
+    print("output:\n", y.round(3))
+    print("row means:", y.mean(axis=1).round(4), " row variances:", y.var(axis=1).round(4))
 
 # %% deletable=false editable=false tags=["check"]
 # DO NOT EDIT: grades problem "layernorm" of the folder needle was imported from.
@@ -192,13 +198,15 @@ _ = check("layernorm")
 
 # %% deletable=false editable=false
 # DO NOT EDIT: demonstration, the fraction dropped and the mean kept.
-np.random.seed(0)
-x = ndl.Tensor(np.ones((1000, 100), dtype="float32"))
-dropout = nn.Dropout(p=0.3)
-y = dropout(x).numpy()
-print(f"training: fraction of zeros {np.mean(y == 0):.3f} (p = 0.3), mean {y.mean():.3f} (x: 1)")
-y_eval = dropout.eval()(x).numpy()
-print("eval: the identity?", np.array_equal(y_eval, x.numpy()))
+with demonstration():
+    np.random.seed(0)
+    x = ndl.Tensor(np.ones((1000, 100), dtype="float32"))
+    dropout = nn.Dropout(p=0.3)
+    y = dropout(x).numpy()
+    zeros = np.mean(y == 0)
+    print(f"training: fraction of zeros {zeros:.3f} (p = 0.3), mean {y.mean():.3f} (x: 1)")
+    y_eval = dropout.eval()(x).numpy()
+    print("eval: the identity?", np.array_equal(y_eval, x.numpy()))
 
 # %% deletable=false editable=false tags=["check"]
 # DO NOT EDIT: grades problem "dropout" of the folder needle was imported from.

@@ -29,8 +29,9 @@
 # are locked; cells that start with `# YOUR EXPERIMENTS` are yours. You write your code in the
 # files under `hw/needle/` (and `hw/apps/`), not in this notebook; after an edit, just re-run the
 # cells: `autoreload` reloads every changed file before each cell runs, so there is no need to
-# restart the kernel. Until you implement a function, the cells that need it stop with
-# `NotImplementedError: <the function> in <its file>`. A file that cannot be loaded (a syntax
+# restart the kernel. Until you implement a function, the demonstrations that need it (they run
+# `with demonstration():`) stop at it with one line, `Not implemented yet: <the function> in <its
+# file>`, so that Run All still reaches every check cell. A file that cannot be loaded (a syntax
 # error, say) is reported with its file and line: above a cell's output if autoreload met it (the
 # previous version stays in use until you fix the line), or by the set-up cell if needle could not
 # be imported at all (then fix the line and re-run the set-up cell). The check cells grade your
@@ -62,12 +63,12 @@ for path in (str(KIT_ROOT), str(LIBRARY)):  # LIBRARY ends up first on sys.path
     if path not in sys.path:
         sys.path.insert(0, path)
 
-# %load_ext autoreload
-# %autoreload 2
 # %matplotlib inline
 
-from grader.notebook import check, load_needle  # check grades in a separate process
+# check grades in a separate process; demonstration: see "How this notebook works" above
+from grader.notebook import check, demonstration, load_needle, start_autoreload
 
+start_autoreload()  # %autoreload 2: the files you edit are reloaded before each cell runs
 ndl, data, init, nn, optim = load_needle(LIBRARY, KIT_ROOT)  # if needle is broken: what to fix
 
 # %% [markdown] deletable=false editable=false
@@ -114,15 +115,16 @@ _ = check("sgd")
 
 # %% deletable=false editable=false
 # DO NOT EDIT: demonstration, with bias correction the first Adam step is about lr, at any scale.
-lr = 0.01
-for scale in (1e-3, 1.0, 1e3):
-    w = nn.Parameter(np.zeros((1,), dtype="float32"))
-    w.grad = ndl.Tensor(np.full((1,), scale, dtype="float32"))
-    optim.Adam([w], lr=lr).step()
-    m, v = 0.1 * scale, 0.001 * scale**2  # the uncorrected moments after one step
-    uncorrected = lr * m / (np.sqrt(v) + 1e-8)
-    step = -w.numpy()[0]
-    print(f"gradient {scale:>7}: first step {step:.5f}, without correction {uncorrected:.5f}")
+with demonstration():
+    lr = 0.01
+    for scale in (1e-3, 1.0, 1e3):
+        w = nn.Parameter(np.zeros((1,), dtype="float32"))
+        w.grad = ndl.Tensor(np.full((1,), scale, dtype="float32"))
+        optim.Adam([w], lr=lr).step()
+        m, v = 0.1 * scale, 0.001 * scale**2  # the uncorrected moments after one step
+        uncorrected = lr * m / (np.sqrt(v) + 1e-8)
+        step = -w.numpy()[0]
+        print(f"gradient {scale:>7}: first step {step:.5f}, without correction {uncorrected:.5f}")
 
 # %% deletable=false editable=false tags=["check"]
 # DO NOT EDIT: grades problem "adam" of the folder needle was imported from.
@@ -156,20 +158,21 @@ def fit(make_optimizer, steps=300):
     return history
 
 
-curves = {
-    "SGD, lr 0.05": fit(lambda params: optim.SGD(params, lr=0.05)),
-    "SGD, momentum 0.9, lr 0.5": fit(lambda params: optim.SGD(params, lr=0.5, momentum=0.9)),
-    "Adam, lr 0.01": fit(lambda params: optim.Adam(params, lr=0.01)),
-}
-fig, ax = plt.subplots(figsize=(6, 3.5))
-for name, history in curves.items():
-    print(f"{name:>26}: loss after 300 steps {history[-1]:.4f}")
-    ax.plot(history, label=name)
-ax.set_xlabel("step")
-ax.set_ylabel("mean squared error")
-ax.set_yscale("log")
-ax.legend()
-plt.show()
+with demonstration():
+    curves = {
+        "SGD, lr 0.05": fit(lambda params: optim.SGD(params, lr=0.05)),
+        "SGD, momentum 0.9, lr 0.5": fit(lambda params: optim.SGD(params, lr=0.5, momentum=0.9)),
+        "Adam, lr 0.01": fit(lambda params: optim.Adam(params, lr=0.01)),
+    }
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for name, history in curves.items():
+        print(f"{name:>26}: loss after 300 steps {history[-1]:.4f}")
+        ax.plot(history, label=name)
+    ax.set_xlabel("step")
+    ax.set_ylabel("mean squared error")
+    ax.set_yscale("log")
+    ax.legend()
+    plt.show()
 
 # %% tags=["experiment"]
 # YOUR EXPERIMENTS: this cell is yours. For example, add weight decay, or try SGD with momentum 0.9

@@ -54,8 +54,9 @@
 # are locked; cells that start with `# YOUR EXPERIMENTS` are yours. You write your code in the
 # files under `hw/needle/` (and `hw/apps/`), not in this notebook; after an edit, just re-run the
 # cells: `autoreload` reloads every changed file before each cell runs, so there is no need to
-# restart the kernel. Until you implement a function, the cells that need it stop with
-# `NotImplementedError: <the function> in <its file>`. A file that cannot be loaded (a syntax
+# restart the kernel. Until you implement a function, the demonstrations that need it (they run
+# `with demonstration():`) stop at it with one line, `Not implemented yet: <the function> in <its
+# file>`, so that Run All still reaches every check cell. A file that cannot be loaded (a syntax
 # error, say) is reported with its file and line: above a cell's output if autoreload met it (the
 # previous version stays in use until you fix the line), or by the set-up cell if needle could not
 # be imported at all (then fix the line and re-run the set-up cell). The check cells grade your
@@ -87,54 +88,58 @@ for path in (str(KIT_ROOT), str(LIBRARY)):  # LIBRARY ends up first on sys.path
     if path not in sys.path:
         sys.path.insert(0, path)
 
-# %load_ext autoreload
-# %autoreload 2
 # %matplotlib inline
 
-from grader.notebook import check, load_needle  # check grades in a separate process
+# check grades in a separate process; demonstration: see "How this notebook works" above
+from grader.notebook import check, demonstration, load_needle, start_autoreload
 
+start_autoreload()  # %autoreload 2: the files you edit are reloaded before each cell runs
 ndl, data, init, nn, optim = load_needle(LIBRARY, KIT_ROOT)  # if needle is broken: what to fix
 
 # %% deletable=false editable=false
 # DO NOT EDIT: demonstration, the sample variance of each initializer against its formula.
-np.random.seed(0)
-fan_in, fan_out = 400, 200
-expected = {
-    "xavier_uniform": 2 / (fan_in + fan_out),
-    "xavier_normal": 2 / (fan_in + fan_out),
-    "kaiming_uniform": 2 / fan_in,
-    "kaiming_normal": 2 / fan_in,
-}
-for name, variance in expected.items():
-    W = getattr(init, name)(fan_in, fan_out)
-    print(f"{name:>15}: shape {W.shape}, variance {W.numpy().var():.6f}, formula {variance:.6f}")
+with demonstration():
+    np.random.seed(0)
+    fan_in, fan_out = 400, 200
+    expected = {
+        "xavier_uniform": 2 / (fan_in + fan_out),
+        "xavier_normal": 2 / (fan_in + fan_out),
+        "kaiming_uniform": 2 / fan_in,
+        "kaiming_normal": 2 / fan_in,
+    }
+    for name, variance in expected.items():
+        W = getattr(init, name)(fan_in, fan_out)
+        sample = W.numpy().var()
+        print(f"{name:>15}: shape {W.shape}, variance {sample:.6f}, formula {variance:.6f}")
 
 # %% deletable=false editable=false tags=["plot"]
 # DO NOT EDIT: demonstration, activation variance through a deep ReLU MLP under each initializer.
-np.random.seed(0)
-width, depth = 256, 20
-weight_makers = {
-    "xavier_uniform": lambda: init.xavier_uniform(width, width, dtype="float64"),
-    "xavier_normal": lambda: init.xavier_normal(width, width, dtype="float64"),
-    "kaiming_uniform": lambda: init.kaiming_uniform(width, width, dtype="float64"),
-    "kaiming_normal": lambda: init.kaiming_normal(width, width, dtype="float64"),
-    "N(0, 1)": lambda: init.randn(width, width, dtype="float64"),
-}
-x = ndl.Tensor(np.random.randn(512, width))  # float64, variance 1
-fig, ax = plt.subplots(figsize=(6, 3.5))
-for name, make_weight in weight_makers.items():
-    h, variances = x, []
-    for _ in range(depth):
-        h = ndl.relu(h @ make_weight())
-        variances.append(float((h.numpy() ** 2).mean()))  # the second moment that is propagated
-    print(f"{name:>15}: mean square of the activations after {depth} layers {variances[-1]:.3g}")
-    ax.plot(range(1, depth + 1), variances, marker=".", label=name)
-ax.set_yscale("log")
-ax.set_xlabel("layer")
-ax.set_ylabel("mean square activation")
-ax.set_title(f"ReLU MLP, width {width}")
-ax.legend()
-plt.show()
+with demonstration():
+    np.random.seed(0)
+    width, depth = 256, 20
+    weight_makers = {
+        "xavier_uniform": lambda: init.xavier_uniform(width, width, dtype="float64"),
+        "xavier_normal": lambda: init.xavier_normal(width, width, dtype="float64"),
+        "kaiming_uniform": lambda: init.kaiming_uniform(width, width, dtype="float64"),
+        "kaiming_normal": lambda: init.kaiming_normal(width, width, dtype="float64"),
+        "N(0, 1)": lambda: init.randn(width, width, dtype="float64"),
+    }
+    x = ndl.Tensor(np.random.randn(512, width))  # float64, variance 1
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for name, make_weight in weight_makers.items():
+        h, variances = x, []
+        for _ in range(depth):
+            h = ndl.relu(h @ make_weight())
+            variances.append(float((h.numpy() ** 2).mean()))  # the second moment that is propagated
+        last = variances[-1]
+        print(f"{name:>15}: mean square of the activations after {depth} layers {last:.3g}")
+        ax.plot(range(1, depth + 1), variances, marker=".", label=name)
+    ax.set_yscale("log")
+    ax.set_xlabel("layer")
+    ax.set_ylabel("mean square activation")
+    ax.set_title(f"ReLU MLP, width {width}")
+    ax.legend()
+    plt.show()
 
 # %% [markdown] deletable=false editable=false
 # Under Xavier the signal halves at every ReLU layer, under $\mathcal{N}(0, 1)$ it is multiplied by

@@ -44,8 +44,9 @@
 # are locked; cells that start with `# YOUR EXPERIMENTS` are yours. You write your code in the
 # files under `hw/needle/` (and `hw/apps/`), not in this notebook; after an edit, just re-run the
 # cells: `autoreload` reloads every changed file before each cell runs, so there is no need to
-# restart the kernel. Until you implement a function, the cells that need it stop with
-# `NotImplementedError: <the function> in <its file>`. A file that cannot be loaded (a syntax
+# restart the kernel. Until you implement a function, the demonstrations that need it (they run
+# `with demonstration():`) stop at it with one line, `Not implemented yet: <the function> in <its
+# file>`, so that Run All still reaches every check cell. A file that cannot be loaded (a syntax
 # error, say) is reported with its file and line: above a cell's output if autoreload met it (the
 # previous version stays in use until you fix the line), or by the set-up cell if needle could not
 # be imported at all (then fix the line and re-run the set-up cell). The check cells grade your
@@ -77,20 +78,22 @@ for path in (str(KIT_ROOT), str(LIBRARY)):  # LIBRARY ends up first on sys.path
     if path not in sys.path:
         sys.path.insert(0, path)
 
-# %load_ext autoreload
-# %autoreload 2
 # %matplotlib inline
 
-from grader.notebook import check, load_needle  # check grades in a separate process
+# check grades in a separate process; demonstration: see "How this notebook works" above
+from grader.notebook import check, demonstration, load_needle, start_autoreload
 
+start_autoreload()  # %autoreload 2: the files you edit are reloaded before each cell runs
 ndl, data, init, nn, optim = load_needle(LIBRARY, KIT_ROOT)  # if needle is broken: what to fix
 
 # %% deletable=false editable=false
 # DO NOT EDIT: demonstration, a TensorTuple and its parts.
-a = ndl.Tensor(np.array([1.0, 2.0, 3.0], dtype="float32"))
-t = ndl.fused_add_scalars(a, 1.0, 10.0)
-print(type(t).__name__, "of", len(t), "parts:", [part.numpy() for part in tuple(t)])
-print("t[1] is a graph node made by", type(t[1].op).__name__, "from", type(t[1].inputs[0]).__name__)
+with demonstration():
+    a = ndl.Tensor(np.array([1.0, 2.0, 3.0], dtype="float32"))
+    t = ndl.fused_add_scalars(a, 1.0, 10.0)
+    print(type(t).__name__, "of", len(t), "parts:", [part.numpy() for part in tuple(t)])
+    made_by, made_from = type(t[1].op).__name__, type(t[1].inputs[0]).__name__
+    print("t[1] is a graph node made by", made_by, "from", made_from)
 
 # %% [markdown] deletable=false editable=false
 # Take $\ell = \sum_k y_{0,k}\, y_{1,k}$ with $(y_0, y_1) = (a + c_0, a + c_1)$. By the product rule
@@ -100,21 +103,23 @@ print("t[1] is a graph node made by", type(t[1].op).__name__, "from", type(t[1].
 
 # %% deletable=false editable=false
 # DO NOT EDIT: demonstration, the gradient through a TensorTuple.
-a = ndl.Tensor(np.array([1.0, 2.0, 3.0], dtype="float32"))
-t = ndl.fused_add_scalars(a, 1.0, 10.0)
-loss = (t[0] * t[1]).sum()
-loss.backward()
-print("a.grad =", a.grad.numpy(), " expected 2a + c0 + c1 =", 2 * a.numpy() + 11.0)
+with demonstration():
+    a = ndl.Tensor(np.array([1.0, 2.0, 3.0], dtype="float32"))
+    t = ndl.fused_add_scalars(a, 1.0, 10.0)
+    loss = (t[0] * t[1]).sum()
+    loss.backward()
+    print("a.grad =", a.grad.numpy(), " expected 2a + c0 + c1 =", 2 * a.numpy() + 11.0)
 
 # %% deletable=false editable=false
 # DO NOT EDIT: demonstration, make_tuple packs tensors; the gradient flows back to each.
-p = ndl.Tensor(np.array([1.0, 2.0], dtype="float32"))
-q = ndl.Tensor(np.array([5.0, 7.0], dtype="float32"))
-packed = ndl.make_tuple(p, q * 2.0)
-loss = (ndl.tuple_get_item(packed, 0) * ndl.tuple_get_item(packed, 1)).sum()
-loss.backward()
-print("p.grad =", p.grad.numpy(), " expected 2q =", 2 * q.numpy())
-print("q.grad =", q.grad.numpy(), " expected 2p =", 2 * p.numpy())
+with demonstration():
+    p = ndl.Tensor(np.array([1.0, 2.0], dtype="float32"))
+    q = ndl.Tensor(np.array([5.0, 7.0], dtype="float32"))
+    packed = ndl.make_tuple(p, q * 2.0)
+    loss = (ndl.tuple_get_item(packed, 0) * ndl.tuple_get_item(packed, 1)).sum()
+    loss.backward()
+    print("p.grad =", p.grad.numpy(), " expected 2q =", 2 * q.numpy())
+    print("q.grad =", q.grad.numpy(), " expected 2p =", 2 * p.numpy())
 
 # %% [markdown] deletable=false editable=false
 # This part has no problem of its own: the tuple ops are given, and your `autodiff` (Part 0) is

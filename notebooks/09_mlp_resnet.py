@@ -29,8 +29,9 @@
 # are locked; cells that start with `# YOUR EXPERIMENTS` are yours. You write your code in the
 # files under `hw/needle/` (and `hw/apps/`), not in this notebook; after an edit, just re-run the
 # cells: `autoreload` reloads every changed file before each cell runs, so there is no need to
-# restart the kernel. Until you implement a function, the cells that need it stop with
-# `NotImplementedError: <the function> in <its file>`. A file that cannot be loaded (a syntax
+# restart the kernel. Until you implement a function, the demonstrations that need it (they run
+# `with demonstration():`) stop at it with one line, `Not implemented yet: <the function> in <its
+# file>`, so that Run All still reaches every check cell. A file that cannot be loaded (a syntax
 # error, say) is reported with its file and line: above a cell's output if autoreload met it (the
 # previous version stays in use until you fix the line), or by the set-up cell if needle could not
 # be imported at all (then fix the line and re-run the set-up cell). The check cells grade your
@@ -62,12 +63,12 @@ for path in (str(KIT_ROOT), str(LIBRARY)):  # LIBRARY ends up first on sys.path
     if path not in sys.path:
         sys.path.insert(0, path)
 
-# %load_ext autoreload
-# %autoreload 2
 # %matplotlib inline
 
-from grader.notebook import check, load_needle  # check grades in a separate process
+# check grades in a separate process; demonstration: see "How this notebook works" above
+from grader.notebook import check, demonstration, load_needle, start_autoreload
 
+start_autoreload()  # %autoreload 2: the files you edit are reloaded before each cell runs
 ndl, data, init, nn, optim = load_needle(LIBRARY, KIT_ROOT)  # if needle is broken: what to fix
 
 # %% deletable=false editable=false
@@ -116,21 +117,23 @@ for name, path in FILES.items():
 
 # %% deletable=false editable=false tags=["plot"]
 # DO NOT EDIT: demonstration, the first training digits, and one batch.
-train_set = data.MNISTDataset(str(FILES["train_images"]), str(FILES["train_labels"]))
-images, labels = train_set[:16]
-side = int(np.sqrt(images.shape[1]))
-print(f"{len(train_set)} training images of {side} x {side} pixels ({images.dtype});")
-print(f"labels {labels.dtype}, first 16: {labels}")
+with demonstration():
+    train_set = data.MNISTDataset(str(FILES["train_images"]), str(FILES["train_labels"]))
+    images, labels = train_set[:16]
+    side = int(np.sqrt(images.shape[1]))
+    print(f"{len(train_set)} training images of {side} x {side} pixels ({images.dtype});")
+    print(f"labels {labels.dtype}, first 16: {labels}")
 
-fig, axes = plt.subplots(2, 8, figsize=(8, 2.4))
-for ax, image, label in zip(axes.ravel(), images, labels, strict=True):
-    ax.imshow(image.reshape(side, side), cmap="gray_r")
-    ax.set_title(int(label))
-    ax.axis("off")
-plt.show()
+    fig, axes = plt.subplots(2, 8, figsize=(8, 2.4))
+    for ax, image, label in zip(axes.ravel(), images, labels, strict=True):
+        ax.imshow(image.reshape(side, side), cmap="gray_r")
+        ax.set_title(int(label))
+        ax.axis("off")
+    plt.show()
 
-X, y = next(iter(data.DataLoader(train_set, batch_size=32, shuffle=True)))
-print("one batch:", type(X).__name__, X.shape, X.dtype, "and", type(y).__name__, y.shape, y.dtype)
+    X, y = next(iter(data.DataLoader(train_set, batch_size=32, shuffle=True)))
+    kinds = type(X).__name__, type(y).__name__
+    print("one batch:", kinds[0], X.shape, X.dtype, "and", kinds[1], y.shape, y.dtype)
 
 # %% deletable=false editable=false tags=["check"]
 # DO NOT EDIT: grades problem "data" of the folder needle was imported from.
@@ -176,42 +179,43 @@ _ = check("mlp_resnet")
 
 # %% deletable=false editable=false tags=["plot"]
 # DO NOT EDIT: demonstration, train and test curves of an MLPResNet on the digits.
-from apps.mlp_resnet import MLPResNet, epoch
+with demonstration():
+    from apps.mlp_resnet import MLPResNet, epoch
 
-np.random.seed(0)
-train_set = data.MNISTDataset(str(FILES["train_images"]), str(FILES["train_labels"]))
-test_set = data.MNISTDataset(str(FILES["test_images"]), str(FILES["test_labels"]))
-train_loader = data.DataLoader(train_set, batch_size=50, shuffle=True)
-test_loader = data.DataLoader(test_set, batch_size=100)
-model = MLPResNet(train_set[0][0].shape[0], hidden_dim=64, num_blocks=2, num_classes=10)
-opt = optim.Adam(model.parameters(), lr=0.002, weight_decay=0.001)
+    np.random.seed(0)
+    train_set = data.MNISTDataset(str(FILES["train_images"]), str(FILES["train_labels"]))
+    test_set = data.MNISTDataset(str(FILES["test_images"]), str(FILES["test_labels"]))
+    train_loader = data.DataLoader(train_set, batch_size=50, shuffle=True)
+    test_loader = data.DataLoader(test_set, batch_size=100)
+    model = MLPResNet(train_set[0][0].shape[0], hidden_dim=64, num_blocks=2, num_classes=10)
+    opt = optim.Adam(model.parameters(), lr=0.002, weight_decay=0.001)
 
-curves = {"train loss": [], "test loss": [], "train error": [], "test error": []}
-for number in range(1, 9):
-    errors_and_losses = (epoch(train_loader, model, opt), epoch(test_loader, model))
-    (train_err, train_avg_loss), (test_err, test_avg_loss) = errors_and_losses
-    curves["train loss"].append(train_avg_loss)
-    curves["test loss"].append(test_avg_loss)
-    curves["train error"].append(train_err)
-    curves["test error"].append(test_err)
-    print(
-        f"epoch {number}: train loss {train_avg_loss:.3f}, error {train_err:.3f} | "
-        f"test loss {test_avg_loss:.3f}, error {test_err:.3f}"
-    )
+    curves = {"train loss": [], "test loss": [], "train error": [], "test error": []}
+    for number in range(1, 9):
+        errors_and_losses = (epoch(train_loader, model, opt), epoch(test_loader, model))
+        (train_err, train_avg_loss), (test_err, test_avg_loss) = errors_and_losses
+        curves["train loss"].append(train_avg_loss)
+        curves["test loss"].append(test_avg_loss)
+        curves["train error"].append(train_err)
+        curves["test error"].append(test_err)
+        print(
+            f"epoch {number}: train loss {train_avg_loss:.3f}, error {train_err:.3f} | "
+            f"test loss {test_avg_loss:.3f}, error {test_err:.3f}"
+        )
 
-fig, (ax_loss, ax_error) = plt.subplots(1, 2, figsize=(9, 3.5))
-epochs = range(1, len(curves["train loss"]) + 1)
-for key in ("train loss", "test loss"):
-    ax_loss.plot(epochs, curves[key], marker=".", label=key)
-for key in ("train error", "test error"):
-    ax_error.plot(epochs, curves[key], marker=".", label=key)
-ax_loss.set_xlabel("epoch")
-ax_loss.set_ylabel("softmax loss")
-ax_loss.legend()
-ax_error.set_xlabel("epoch")
-ax_error.set_ylabel("error rate")
-ax_error.legend()
-plt.show()
+    fig, (ax_loss, ax_error) = plt.subplots(1, 2, figsize=(9, 3.5))
+    epochs = range(1, len(curves["train loss"]) + 1)
+    for key in ("train loss", "test loss"):
+        ax_loss.plot(epochs, curves[key], marker=".", label=key)
+    for key in ("train error", "test error"):
+        ax_error.plot(epochs, curves[key], marker=".", label=key)
+    ax_loss.set_xlabel("epoch")
+    ax_loss.set_ylabel("softmax loss")
+    ax_loss.legend()
+    ax_error.set_xlabel("epoch")
+    ax_error.set_ylabel("error rate")
+    ax_error.legend()
+    plt.show()
 
 # %% tags=["experiment"]
 # YOUR EXPERIMENTS: this cell is yours. For example, train with `norm=nn.LayerNorm1d`, without

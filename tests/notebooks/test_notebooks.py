@@ -1,6 +1,7 @@
 """The homework notebooks: committed clean and paired with their sources, and executed in a real
 Jupyter kernel, against solutions/ (everything runs, plots appear, full marks) and against the
-untouched hw/ (execution reaches the end, and the only errors are the stubs' NotImplementedErrors).
+untouched hw/ the way JupyterLab's Run All does (stopping at the first error): no cell raises, the
+demonstrations name the stub they need in one line, and every check cell prints its score.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import jupytext
 import nbformat
+import numpy as np
 import pytest
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
@@ -32,6 +34,10 @@ SCORE_LINE = re.compile(r"^Score for (\w+): (\d+(?:\.\d+)?)/(\d+(?:\.\d+)?)$")
 # The message the stripper puts in every stub: "<Class.method> in <path inside hw/>".
 STUB_MESSAGE = re.compile(r"^([\w.]+) in ((?:needle|apps)/[\w/]+\.py)$")
 CELL_TIMEOUT = 300  # seconds for one cell; the longest (a few epochs of training) takes seconds
+DEMONSTRATION_MARK = "# DO NOT EDIT: demonstration"
+NUMPY_ONLY = "(numpy only)"
+# What `with demonstration():` prints when the body meets a stub.
+NOT_YET = re.compile(r"^Not implemented yet: ([\w.]+) in hw/((?:needle|apps)/[\w/]+\.py)\. ")
 
 ids = [path.stem for path in NOTEBOOK_PATHS]
 
@@ -75,8 +81,12 @@ def stub_messages() -> set[str]:
     return messages
 
 
-def execute(path: Path, use_solutions: bool) -> nbformat.NotebookNode:
-    """Run a notebook top to bottom in a fresh ipykernel of this interpreter, from its folder.
+def execute(
+    path: Path, use_solutions: bool, nb: nbformat.NotebookNode | None = None
+) -> nbformat.NotebookNode:
+    """Run a notebook (`nb`, else the one at `path`) top to bottom in a fresh ipykernel of this
+    interpreter, from the folder of `path`, stopping at the first cell that raises, as
+    JupyterLab's Run All does (nbclient's CellExecutionError then fails the test).
 
     The kernel is "python3" resolved by ipykernel itself (no kernel spec directories searched),
     i.e. the interpreter running the tests, so nothing needs installing on a fresh machine.
@@ -85,7 +95,7 @@ def execute(path: Path, use_solutions: bool) -> nbformat.NotebookNode:
     if use_solutions:
         env["NEEDLEWORK_SOLUTIONS"] = "1"
     env["MPLBACKEND"] = "agg"  # the notebooks switch to inline; never open a window
-    nb = read(path)
+    nb = read(path) if nb is None else nb
     manager = AsyncKernelManager(
         kernel_name="python3", kernel_spec_manager=KernelSpecManager(kernel_dirs=[])
     )
@@ -93,7 +103,7 @@ def execute(path: Path, use_solutions: bool) -> nbformat.NotebookNode:
         nb,
         km=manager,
         timeout=CELL_TIMEOUT,
-        allow_errors=not use_solutions,
+        allow_errors=False,
         resources={"metadata": {"path": str(path.parent)}},
     )
     client.execute(env=env)
@@ -139,8 +149,35 @@ def test_every_notebook_starts_with_the_same_setup_cell():
         assert tags(setup) == ["setup"], path.name
         assert setup.source == setups[0].source, f"{path.name}: set-up differs from the first"
     assert 'os.environ.get("NEEDLEWORK_SOLUTIONS") == "1"' in setups[0].source
-    assert "from grader.notebook import check" in setups[0].source
+    assert "from grader.notebook import check, demonstration" in setups[0].source
     assert "ndl, data, init, nn, optim = load_needle(LIBRARY, KIT_ROOT)" in setups[0].source
+    # `%load_ext autoreload` would say "already loaded" each time the cell runs again.
+    assert "start_autoreload()" in setups[0].source
+    assert "load_ext" not in setups[0].source
+
+
+def body_lines(cell: nbformat.NotebookNode) -> list[str]:
+    """The lines of a cell after its leading comment lines."""
+    lines = cell.source.splitlines()
+    while lines and lines[0].startswith("#"):
+        lines.pop(0)
+    return lines
+
+
+@pytest.mark.parametrize("path", NOTEBOOK_PATHS, ids=ids)
+def test_demonstrations_that_use_needle_run_inside_demonstration(path):
+    """Does every demonstration cell not marked numpy-only run its statements inside `with
+    demonstration():` (only imports of the standard library and function definitions before),
+    so that a stub it meets does not stop Run All?"""
+    for cell in code_cells(read(path)):
+        first_line = cell.source.splitlines()[0]
+        if not first_line.startswith(DEMONSTRATION_MARK) or NUMPY_ONLY in first_line:
+            continue
+        where = f"{path.name}: {first_line!r}"
+        assert "with demonstration():" in body_lines(cell), where
+        outside = body_lines(cell)[: body_lines(cell).index("with demonstration():")]
+        for line in outside:
+            assert line == "" or line.startswith(("import ", "def ", " ", '"')), (where, line)
 
 
 @pytest.mark.parametrize("path", NOTEBOOK_PATHS, ids=ids)
@@ -224,6 +261,7 @@ def test_notebook_runs_cleanly_against_solutions(path):
     for cell in cells:
         assert cell.execution_count is not None, cell.source[:60]
         assert not errors_of(cell), cell.source[:60]
+        assert not not_yet_lines(cell), f"{cell.source[:60]!r}: {not_yet_lines(cell)}"
         if "plot" in tags(cell):
             images = [out for out in cell.outputs if "image/png" in out.get("data", {})]
             assert images, f"no image/png output from {cell.source[:60]!r}"
@@ -234,26 +272,36 @@ def test_notebook_runs_cleanly_against_solutions(path):
             assert max_score > 0 and score == max_score, stdout_of(cell)
 
 
+def not_yet_lines(cell: nbformat.NotebookNode) -> list[str]:
+    return [line for line in stdout_of(cell).splitlines() if line.startswith("Not implemented")]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOK_PATHS, ids=ids)
-def test_notebook_stops_only_at_stubs_against_hw(path):
-    """Run with errors allowed: every cell executes, every error is a stub's
-    NotImplementedError naming the function to implement, and the checks grade hw/."""
+def test_run_all_reaches_every_check_cell_against_hw(path):
+    """Run as JupyterLab's Run All (stop at the first error) on the untouched skeleton: does every
+    cell run without an error, does every demonstration that meets a stub name it in one line
+    (the stub's own message, under hw/), and does every check grade hw/ below full marks?"""
     nb = execute(path, use_solutions=False)
     cells = code_cells(nb)
     assert "hw/needle" in stdout_of(cells[0]), stdout_of(cells[0])
     messages = stub_messages()
+    stopped = 0
     for cell in cells:
         assert cell.execution_count is not None, f"not executed: {cell.source[:60]!r}"
-        for error in errors_of(cell):
-            where = f"{cell.source[:60]!r}: {error.ename}: {error.evalue}"
-            assert error.ename == "NotImplementedError", where
-            assert STUB_MESSAGE.match(error.evalue), where
-            assert error.evalue in messages, where
+        assert not errors_of(cell), cell.source[:60]
+        for line in not_yet_lines(cell):
+            where = f"{cell.source[:60]!r}: {line}"
+            assert cell.source.startswith(DEMONSTRATION_MARK), where
+            match = NOT_YET.match(line)
+            assert match, where
+            assert f"{match.group(1)} in {match.group(2)}" in messages, where
+            stopped += 1
         if "check" in tags(cell):
-            assert not errors_of(cell), cell.source[:60]
             problem, score, max_score = last_score(cell)
             assert score < max_score, f"{problem}: the untouched skeleton got {score}/{max_score}"
+    # Some demonstrations run on given code alone (Module.parameters, say); not all of them.
+    assert stopped, "no demonstration met a stub on the untouched skeleton"
 
 
 def copy_of_the_kit(destination: Path) -> Path:
@@ -276,8 +324,9 @@ UNIMPORTABLE = {
 @pytest.mark.parametrize("planted", UNIMPORTABLE)
 def test_a_file_that_does_not_import_is_named_once_and_checks_still_grade(tmp_path, planted):
     """With hw/needle/optim.py unimportable, does the set-up cell name its file and line, does
-    every later error repeat that one ImportError (no NameError cascade), and do the numpy-only
-    demonstrations and the check of a problem outside that file still run?"""
+    every demonstration that needs needle repeat that one line instead of raising (no NameError
+    cascade, Run All goes on), and do the numpy-only demonstrations and the check of a problem
+    outside that file still run?"""
     replacement, quoted = UNIMPORTABLE[planted]
     kit = copy_of_the_kit(tmp_path)
     optim = kit / "hw" / "needle" / "optim.py"
@@ -289,19 +338,54 @@ def test_a_file_that_does_not_import_is_named_once_and_checks_still_grade(tmp_pa
 
     nb = execute(kit / "notebooks" / "02_numerical_stability.ipynb", use_solutions=False)
     setup, *cells = code_cells(nb)
-    assert not errors_of(setup), errors_of(setup)
     assert f"needle could not be imported: fix {where} first" in stdout_of(setup), stdout_of(setup)
     assert quoted in stdout_of(setup), stdout_of(setup)
     checks = [cell for cell in cells if "check" in tags(cell)]
-    numpy_only = [cell for cell in cells if "(numpy only)" in cell.source.splitlines()[0]]
+    numpy_only = [cell for cell in cells if NUMPY_ONLY in cell.source.splitlines()[0]]
     assert checks and numpy_only, "02_numerical_stability lost its check or numpy-only cells"
+    said = f"needle could not be imported: fix {where} first"
+    with_needle = 0
     for cell in cells:
         assert cell.execution_count is not None, f"not executed: {cell.source[:60]!r}"
-        for error in errors_of(cell):
-            message = f"{cell.source[:60]!r}: {error.ename}: {error.evalue}"
-            assert error.ename == "ImportError", message
-            assert error.evalue.startswith(f"needle could not be imported: fix {where}"), message
-    for cell in numpy_only + checks:
         assert not errors_of(cell), f"{cell.source[:60]!r}: {errors_of(cell)}"
+        if said in stdout_of(cell):
+            assert "then re-run the set-up cell" in stdout_of(cell), stdout_of(cell)
+            with_needle += 1
+    for cell in numpy_only:
+        assert "could not be imported" not in stdout_of(cell), stdout_of(cell)
     assert [last_score(cell)[0] for cell in checks] == ["logsumexp"]
-    assert any(errors_of(cell) for cell in cells), "no demonstration used needle"
+    assert with_needle, "no demonstration used needle"
+
+
+@pytest.mark.slow
+def test_setup_cell_runs_again_silently_and_autoreload_still_picks_up_edits(tmp_path):
+    """Run the set-up cell twice: does the second run print exactly what the first did (no "The
+    autoreload extension is already loaded"), and is an edit of hw/ then picked up without a
+    restart (a demonstration of LogSumExp stops at its stub, then runs once the file is edited)?"""
+    from grader import assign
+
+    kit = copy_of_the_kit(tmp_path)
+    setup = code_cells(read(NOTEBOOK_PATHS[0]))[0]
+    target = kit / "hw" / "needle" / "ops" / "ops_logarithmic.py"
+    solved = assign.restore_tree(kit / "hw", ROOT / "solutions")
+    new_text = solved["needle/ops/ops_logarithmic.py"].decode()
+    demo = (
+        "with demonstration():\n"
+        "    print('LSE', ndl.logsumexp(ndl.Tensor(np.array([0.0, 0.0])), axes=(0,)).numpy())"
+    )
+    edit = (
+        "import os, pathlib\n"
+        f"pathlib.Path({str(target)!r}).write_text({new_text!r})\n"
+        f"os.utime({str(target)!r}, (1e10, 1e10))  # a later time stamp than the import saw"
+    )
+    nb = nbformat.v4.new_notebook(metadata=read(NOTEBOOK_PATHS[0]).metadata)
+    nb.cells = [nbformat.v4.new_code_cell(code) for code in (demo, edit, demo)]
+    nb.cells[:0] = [setup.copy(), setup.copy()]
+    nb = execute(kit / "notebooks" / "rerun.ipynb", use_solutions=False, nb=nb)
+    first, second, before, _, after = nb.cells
+    assert "hw/needle" in stdout_of(first), stdout_of(first)
+    assert stdout_of(second) == stdout_of(first)
+    assert "already loaded" not in stdout_of(second)
+    assert not_yet_lines(before) and "LogSumExp.compute in hw/" in stdout_of(before)
+    assert not not_yet_lines(after), stdout_of(after)
+    assert np.isclose(float(stdout_of(after).split()[1]), np.log(2.0)), stdout_of(after)
