@@ -28,7 +28,7 @@ help:
 	@echo "make autograder  build the Gradescope bundle dist/autograder.zip (SEED=n fixes the hidden seed)"
 	@echo "make prairielearn  build the PrairieLearn course files in dist/prairielearn/ (SEED=n)"
 	@echo "make notebooks   execute every notebook against solutions/ and against hw/"
-	@echo "make lab         start JupyterLab on notebooks/"
+	@echo "make lab         start JupyterLab on the kit, opening notebooks/"
 	@echo "make bench       benchmarks (needle vs PyTorch when installed)"
 	@echo "make lint        ruff"
 
@@ -86,9 +86,11 @@ prairielearn: $(STAMP)
 notebooks: $(STAMP) $(DIGITS)
 	$(PYTHON) -m pytest tests/notebooks -n $(JOBS)
 
+# JupyterLab (pinned in requirements.txt) serves the whole kit, so that hw/ opens and saves from its
+# file browser, and opens at notebooks/. As root (a container) it needs --allow-root.
 lab: $(STAMP)
-	$(PYTHON) -c "import jupyterlab" 2>/dev/null || $(VENV)/bin/pip install --quiet jupyterlab==4.6.6
-	$(VENV)/bin/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/notebooks \
+		$(if $(filter 0,$(shell id -u)),--allow-root)
 
 train: $(STAMP) $(DIGITS)
 	cd solutions && ../$(PYTHON) -m apps.mlp_resnet --data-dir ../data/digits

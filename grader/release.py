@@ -19,7 +19,8 @@ The pipeline, in order (each step relies on the one before):
 2. copy hw/, the cleared notebooks, the allowed grader files and the templates into a fresh folder;
 3. check that the shipped grader imports only shipped grader modules, and that every third-party
    module imported by the shipped code and notebooks is in the student requirements;
-4. write the zip (sorted members, fixed time stamps: the same tree gives the same bytes);
+4. write the zip (sorted members, fixed modes, every member dated by `source_date`: the date of
+   the last commit, or SOURCE_DATE_EPOCH when set, so the same tree gives the same bytes);
 5. run the leak scanner (grader/leaks.py) over the folder and the zip. Last, so that it sees exactly
    what is handed out; on a leak both outputs are deleted and the build fails.
 """
@@ -29,8 +30,11 @@ from __future__ import annotations
 import argparse
 import ast
 import json
+import os
 import shutil
+import subprocess
 import sys
+import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -285,12 +289,53 @@ def check_imports(out: Path, root: Path) -> None:
 # ---------------------------------------------------------------- 4. zip
 
 
-def write_zip(folder: Path, zip_path: Path) -> None:
-    """Deterministic zip of `folder` under ZIP_TOP/: sorted members, fixed dates and modes."""
+# The oldest date a zip member can carry (zip's dates start in 1980).
+ZIP_EPOCH = 315532800  # 1980-01-01T00:00:00Z
+
+
+def source_date(root: Path) -> int:
+    """The time (seconds since 1970, UTC) every zip member is dated with.
+
+    SOURCE_DATE_EPOCH when it is set (the reproducible-builds convention), else the committer
+    date of the last commit of `root`, else (no git, or not a repository) the newest modification
+    time of the files the release is made from. Any of them is the same for the same sources, so
+    the zip stays byte for byte reproducible, and a student sees when the kit last changed.
+    """
+    given = os.environ.get("SOURCE_DATE_EPOCH")
+    if given is not None:
+        if not given.strip().isdigit():
+            raise ReleaseError(f"SOURCE_DATE_EPOCH must be whole seconds since 1970, got {given!r}")
+        return int(given)
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(root), "log", "-1", "--format=%ct"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        if done.returncode == 0 and done.stdout.strip().isdigit():
+            return int(done.stdout.strip())
+    except (OSError, subprocess.TimeoutExpired):
+        pass  # no git: fall back to the files
+    sources = [root / "requirements.txt", *(root / "hw").rglob("*"), *(root / "grader").rglob("*")]
+    sources += (root / "notebooks").glob("*.ipynb")
+    return int(max(path.stat().st_mtime for path in sources if path.is_file()))
+
+
+def zip_date(seconds: int) -> tuple[int, int, int, int, int, int]:
+    """`seconds` as a zip member's (year, month, day, hour, minute, second) in UTC; zip keeps
+    even seconds only, and nothing before 1980."""
+    return time.gmtime(max(seconds, ZIP_EPOCH))[:6]
+
+
+def write_zip(folder: Path, zip_path: Path, date: int) -> None:
+    """Deterministic zip of `folder` under ZIP_TOP/: sorted members, fixed modes, every member
+    dated `date` (seconds since 1970)."""
+    date_time = zip_date(date)
     with zipfile.ZipFile(zip_path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
             info = zipfile.ZipInfo(f"{ZIP_TOP}/{path.relative_to(folder).as_posix()}")
-            info.date_time = (2020, 1, 1, 0, 0, 0)
+            info.date_time = date_time
             info.external_attr = 0o644 << 16
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, path.read_bytes())
@@ -322,7 +367,7 @@ def build(
         excluded = copy_grader(root, folder, grader_files)
         _copy_templates(root, folder)
         check_imports(folder, root)
-        write_zip(folder, zip_path)
+        write_zip(folder, zip_path, source_date(root))
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         zip_path.unlink(missing_ok=True)

@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -118,6 +119,60 @@ def test_zip_is_reproducible(repo):
     """Does building the same tree twice give the same zip bytes?"""
     first = build(repo).zip_path.read_bytes()
     assert build(repo).zip_path.read_bytes() == first
+
+
+def zip_dates(path: Path) -> set[tuple[int, ...]]:
+    with zipfile.ZipFile(path) as archive:
+        return {info.date_time for info in archive.infolist()}
+
+
+def as_zip_date(seconds: int) -> tuple[int, ...]:
+    """What a zip reader gives back for a member dated `seconds` (UTC, even seconds)."""
+    year, month, day, hour, minute, second = time.gmtime(seconds)[:6]
+    return (year, month, day, hour, minute, second - second % 2)
+
+
+def commit_all(root: Path, date: str) -> None:
+    """`root` as a git repository with one commit dated `date` (committer and author)."""
+    env = {**os.environ, "GIT_COMMITTER_DATE": date, "GIT_AUTHOR_DATE": date}
+    identity = ["-c", "user.name=Kit", "-c", "user.email=kit@example.invalid"]
+    for command in (["init", "-q"], ["add", "-A"], [*identity, "commit", "-q", "-m", "kit"]):
+        subprocess.run(["git", "-C", str(root), *command], check=True, env=env)
+
+
+def test_zip_members_carry_the_last_commit_date_and_stay_reproducible(repo, monkeypatch):
+    """Is every member dated by the last commit (not a fixed 2020-01-01), and do two builds give
+    the same bytes even after the files' modification times changed?"""
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    commit_all(repo, "2031-05-17T09:24:37Z")
+    first = build(repo).zip_path.read_bytes()
+    assert zip_dates(build(repo).zip_path) == {(2031, 5, 17, 9, 24, 36)}
+    for path in (repo / "hw").rglob("*.py"):
+        os.utime(path, (1e9, 1e9))
+    assert build(repo).zip_path.read_bytes() == first
+
+
+def test_source_date_epoch_dates_the_zip_members(repo, monkeypatch):
+    """Does SOURCE_DATE_EPOCH, when set, date every member instead of the commit?"""
+    commit_all(repo, "2031-05-17T09:24:37Z")
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000001")
+    built = build(repo)
+    assert zip_dates(built.zip_path) == {as_zip_date(1700000001)}
+    assert build(repo).zip_path.read_bytes() == built.zip_path.read_bytes()
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "yesterday")
+    with pytest.raises(release.ReleaseError, match="SOURCE_DATE_EPOCH must be whole seconds"):
+        build(repo)
+
+
+def test_outside_git_the_zip_is_dated_by_the_newest_source_file(repo, monkeypatch):
+    """Without a repository, are members dated by the newest file the release is made from?"""
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(repo.parent))  # no repository above either
+    for path in [*repo.rglob("*")]:
+        if path.is_file():
+            os.utime(path, (1.6e9, 1.6e9))
+    os.utime(repo / "hw" / "needle" / "__init__.py", (1.75e9, 1.75e9))
+    assert zip_dates(build(repo).zip_path) == {as_zip_date(1750000000)}
 
 
 # ---------------------------------------------------------------- what the grader may ship
@@ -309,6 +364,16 @@ def test_real_release_builds_without_leaks(real_release):
         assert forbidden not in real_release.files
 
 
+def test_real_release_zip_is_dated_by_the_last_commit(real_release):
+    """Does the zip carry the repository's last commit date (as JupyterLab's "Modified" will
+    show), unless SOURCE_DATE_EPOCH says otherwise?"""
+    expected = release.source_date(REPO)
+    if "SOURCE_DATE_EPOCH" not in os.environ:
+        log = ["git", "-C", str(REPO), "log", "-1", "--format=%ct"]
+        assert expected == int(subprocess.run(log, capture_output=True, text=True).stdout)
+    assert zip_dates(real_release.zip_path) == {as_zip_date(expected)}
+
+
 def test_real_release_skeleton_is_the_committed_hw(real_release):
     """Is the released hw/ exactly the repository's hw/?"""
     shipped = {rel[3:] for rel in real_release.files if rel.startswith("hw/")}
@@ -398,10 +463,35 @@ def test_student_makefile_grades_one_problem_with_a_given_python(repo):
     assert steps.strip() == "python3 -m grader grade --submission hw --problem logsumexp"
 
 
+def lab_command(folder: Path, *args: str) -> str:
+    """The line of `make -n lab` that starts JupyterLab, continuation lines joined."""
+    steps = make_dry_run(folder, "lab", *args).replace("\\\n", " ")
+    return next(line for line in steps.splitlines() if "jupyter" in line and "import" not in line)
+
+
 def test_student_makefile_has_data_and_lab(repo):
-    """Do `make data` and `make lab` write the digits and start JupyterLab on notebooks/?"""
+    """Do `make data` and `make lab` write the digits and start JupyterLab rooted at the kit
+    folder (so hw/ can be opened and saved) and opened at notebooks/?"""
     folder = build(repo).folder
     assert "python3 -m grader data --out data/digits" in make_dry_run(
         folder, "data", "PYTHON=python3"
     )
-    assert "-m jupyterlab notebooks/" in make_dry_run(folder, "lab", "PYTHON=python3")
+    command = lab_command(folder, "PYTHON=python3").split()
+    assert command[:3] == ["python3", "-m", "jupyterlab"], command
+    assert f'--ServerApp.root_dir="{folder}"' in command, command
+    assert "--LabApp.default_url=/lab/tree/notebooks" in command, command
+
+
+def test_repository_makefile_lab_serves_the_repository_at_notebooks():
+    """Does the instructors' `make lab` root JupyterLab at the repository, at notebooks/?"""
+    command = lab_command(REPO).split()
+    assert command[0] == ".venv/bin/jupyter" and command[1] == "lab", command
+    assert f'--ServerApp.root_dir="{REPO}"' in command, command
+    assert "--LabApp.default_url=/lab/tree/notebooks" in command, command
+
+
+def test_student_makefile_installs_the_jupyterlab_the_kit_is_tested_with():
+    """Is the JupyterLab that the release's `make lab` installs the one pinned for the tests?"""
+    pins = (REPO / "requirements.txt").read_text().splitlines()
+    pinned = next(line for line in pins if line.startswith("jupyterlab=="))
+    assert f"install --quiet {pinned}" in (release.TEMPLATE / "Makefile").read_text()
