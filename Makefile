@@ -9,6 +9,8 @@ STAMP := $(VENV)/.installed-stamp
 SUBMISSION ?= hw
 SUBMISSIONS ?= submissions
 GRADEBOOK ?= gradebook.csv
+REPORT ?=
+ANONYMOUS ?=
 PROBLEM ?=
 JOBS ?= 2
 DIGITS := data/digits/train-images-idx3-ubyte.gz
@@ -18,6 +20,7 @@ DIGITS := data/digits/train-images-idx3-ubyte.gz
 help:
 	@echo "make grade       grade hw/ (PROBLEM=id for one problem, SUBMISSION=dir for another folder)"
 	@echo "make batch       grade every folder in SUBMISSIONS=dir in parallel, write GRADEBOOK=file.csv"
+	@echo "                 (REPORT=dir: also the class report there; ANONYMOUS=1: pseudonyms in it)"
 	@echo "make test        the project's own tests (library, stripper, grader, notebooks, release)"
 	@echo "make test-fast   the same without the slow tests"
 	@echo "make data        write the offline digits data set (MNIST format) to data/digits/"
@@ -63,9 +66,11 @@ lint: $(STAMP)
 hw: $(STAMP)
 	$(PYTHON) -m grader assign
 
-# Instructors: grade every submission folder in SUBMISSIONS/ in parallel and write a gradebook.
+# Instructors: grade every submission folder in SUBMISSIONS/ in parallel and write a gradebook;
+# REPORT=dir also writes the class report (report.html, checks.csv, plots) there.
 batch: $(STAMP)
-	$(PYTHON) -m grader batch $(SUBMISSIONS) --jobs $(JOBS) --out $(GRADEBOOK)
+	$(PYTHON) -m grader batch $(SUBMISSIONS) --jobs $(JOBS) --out $(GRADEBOOK) \
+		$(if $(REPORT),--report $(REPORT)) $(if $(ANONYMOUS),--anonymous)
 
 references: $(STAMP)
 	$(PYTHON) -m grader references

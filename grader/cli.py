@@ -17,6 +17,7 @@ DESCRIPTION = "needlework: grade needle submissions, and build the course's skel
 COMMANDS = {
     "grade": ("grader.grade", "grade a submission (default: hw/) problem by problem"),
     "batch": ("grader.batch", "grade a folder of submissions in parallel, write a gradebook"),
+    "report": ("grader.report_cmd", "make the class report again from a batch's saved results"),
     "references": ("grader.references", "regenerate the public reference outputs from solutions/"),
     "assign": ("grader.assign", "generate the skeleton hw/ from solutions/"),
     "release": ("grader.release", "build the student release in dist/"),
