@@ -69,6 +69,7 @@ GRADER_FILES = (
     "references/public.*",
     "digits.py",
     "notebook.py",
+    "graph_view.py",
     "classroom.py",
     "junit.py",
     "platforms.py",

@@ -73,11 +73,35 @@ for path in (str(KIT_ROOT), str(LIBRARY)):  # LIBRARY ends up first on sys.path
 
 # %matplotlib inline
 
+from grader.graph_view import show_graph, show_module_tree  # pictures of graphs and modules
+
 # check grades in a separate process; demonstration: see "How this notebook works" above
 from grader.notebook import check, demonstration, load_needle, start_autoreload
 
 start_autoreload()  # %autoreload 2: the files you edit are reloaded before each cell runs
 ndl, data, init, nn, optim = load_needle(LIBRARY, KIT_ROOT)  # if needle is broken: what to fix
+
+# %% [markdown] deletable=false editable=false
+# ## The graph needle records
+#
+# `show_graph(y)` (from the kit, not from needle) draws the graph behind a Tensor: one box per
+# Tensor with its op, shape and dtype (and its values when there are few), an arrow from each
+# input to the op that uses it, numbered in input order. Below, `LAZY_MODE` makes the ops only
+# record their node and compute nothing until a value is asked for, so the graph exists even
+# before any `compute` is written: on the untouched skeleton the boxes say which `compute` is
+# missing; once the forward works they show the values.
+
+# %% deletable=false editable=false tags=["plot"]
+# DO NOT EDIT: demonstration, the graph of y = sum(exp(a * b) / 2), recorded in LAZY_MODE.
+with demonstration():
+    a = ndl.Tensor(np.array([[1.0, 2.0], [3.0, 4.0]], dtype="float32"))
+    b = ndl.Tensor(np.array([[0.5, -1.0], [2.0, 0.0]], dtype="float32"))
+    ndl.autograd.LAZY_MODE = True  # ops record their node; compute runs when a value is needed
+    try:
+        y = (ndl.exp(a * b) / 2.0).sum()
+    finally:
+        ndl.autograd.LAZY_MODE = False
+    show_graph(y, titles="y = sum(exp(a * b) / 2)")
 
 # %% [markdown] deletable=false editable=false
 # ## 0.1 The forward of every op (problem `ops_forward`)
@@ -213,6 +237,23 @@ with demonstration():
     y.backward()
     print("x1.grad =", x1.grad.numpy(), " expected", x2.numpy() + np.exp(x1.numpy()))
     print("x2.grad =", x2.grad.numpy(), " expected", x1.numpy())
+
+# %% [markdown] deletable=false editable=false
+# **The graph before and after `backward()`.** `backward()` does not only fill in numbers: each
+# adjoint is a Tensor computed with needle ops (the `gradient` methods), so `backward()` adds
+# nodes to the graph (green below, each saying whose adjoint it is). Their inputs include the
+# forward nodes (the adjoint of `x2` is `out_grad * x1`, made from `x1` itself), which is why a
+# gradient can be differentiated again.
+
+# %% deletable=false editable=false tags=["plot"]
+# DO NOT EDIT: demonstration, the graph of y = sum(x1 * x2 + exp(x1)) before and after backward().
+with demonstration():
+    x1 = ndl.Tensor(np.array([0.5, 1.0, 2.0]))
+    x2 = ndl.Tensor(np.array([3.0, -1.0, 0.0]))
+    y = (x1 * x2 + ndl.exp(x1)).sum()
+    show_graph(y, titles="before backward(): the forward graph")
+    y.backward()
+    show_graph(y, grads=True, titles="after backward(): the adjoint nodes it built")
 
 # %% deletable=false editable=false tags=["check"]
 # DO NOT EDIT: grades problem "autodiff" of the folder needle was imported from.

@@ -89,6 +89,8 @@ for path in (str(KIT_ROOT), str(LIBRARY)):  # LIBRARY ends up first on sys.path
 
 # %matplotlib inline
 
+from grader.graph_view import show_graph, show_module_tree  # pictures of graphs and modules
+
 # check grades in a separate process; demonstration: see "How this notebook works" above
 from grader.notebook import check, demonstration, load_needle, start_autoreload
 
@@ -174,6 +176,33 @@ with demonstration():
     print("after w.data = ...:          params[0] is the updated tensor?", params[0] is w)
     print("params[0] now holds", params[0].numpy())
     print("the update kept the dtype:", w.dtype)
+
+# %% [markdown] deletable=false editable=false
+# **The graph that grows.** Below, three steps of each update from the same start: the graph
+# behind `w` after the leaky update holds every step's forward and backward pass, while after
+# the in-place update `w` is still one leaf (a Parameter-like tensor with no history).
+
+# %% deletable=false editable=false tags=["plot"]
+# DO NOT EDIT: demonstration, the graph behind w after three steps of each update.
+def three_steps(update, lr=0.1):
+    """w after three least-squares steps with `update` (the functions defined above)."""
+    np.random.seed(0)
+    X = ndl.Tensor(np.random.randn(8, 3).astype("float32"), requires_grad=False)
+    y = ndl.Tensor(np.random.randn(8, 1).astype("float32"), requires_grad=False)
+    w = ndl.Tensor(np.zeros((3, 1), dtype="float32"))
+    for _ in range(3):
+        loss = ((X @ w - y) ** 2).sum() / 8
+        loss.backward()
+        w = update(w, lr)
+    return w
+
+
+with demonstration():
+    show_graph(
+        [three_steps(leaky), three_steps(in_place)],
+        values=False,
+        titles=["w = w - lr * w.grad", "w.data = w.data - lr * w.grad.data"],
+    )
 
 # %% tags=["experiment"]
 # YOUR EXPERIMENTS: this cell is yours. For example, count live Tensors while you train with

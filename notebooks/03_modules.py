@@ -79,6 +79,8 @@ for path in (str(KIT_ROOT), str(LIBRARY)):  # LIBRARY ends up first on sys.path
 
 # %matplotlib inline
 
+from grader.graph_view import show_graph, show_module_tree  # pictures of graphs and modules
+
 # check grades in a separate process; demonstration: see "How this notebook works" above
 from grader.notebook import check, demonstration, load_needle, start_autoreload
 
@@ -122,6 +124,27 @@ with demonstration():
     y.sum().backward()
     for i, path in enumerate(model.paths):
         print(f"path {i}: ds = {path.s.grad.numpy()} (sum x), db = {path.b.grad.numpy()} (len x)")
+
+# %% [markdown] deletable=false editable=false
+# **The module tree and its graph.** `show_module_tree(model)` draws the attributes that
+# `parameters()` walks: the module, the plain list `paths`, each `ScaleAdd` and, at the leaves,
+# its Parameters. `show_graph` then draws the graph of `y.sum()`: the Parameters (gold) are leaves
+# of the graph like the input, and after `backward()` each box shows its gradient.
+
+# %% deletable=false editable=false tags=["plot"]
+# DO NOT EDIT: demonstration, the tree of MultiPathScaleAdd(3) that parameters() walks.
+with demonstration():
+    model = lecture_modules.MultiPathScaleAdd(num_paths=3)
+    show_module_tree(model, "model")
+
+# %% deletable=false editable=false tags=["plot"]
+# DO NOT EDIT: demonstration, the graph of y.sum() for MultiPathScaleAdd(2), after backward().
+with demonstration():
+    model = lecture_modules.MultiPathScaleAdd(num_paths=2)
+    x = ndl.Tensor(np.array([1.0, 2.0, 3.0], dtype="float32"))
+    total = model(x).sum()
+    total.backward()
+    show_graph(total, titles="y.sum() with y = model(x)")
 
 # %% [markdown] deletable=false editable=false
 # ## The basic layers (problem `nn_basic`)

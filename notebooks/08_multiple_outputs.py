@@ -80,6 +80,8 @@ for path in (str(KIT_ROOT), str(LIBRARY)):  # LIBRARY ends up first on sys.path
 
 # %matplotlib inline
 
+from grader.graph_view import show_graph, show_module_tree  # pictures of graphs and modules
+
 # check grades in a separate process; demonstration: see "How this notebook works" above
 from grader.notebook import check, demonstration, load_needle, start_autoreload
 
@@ -120,6 +122,21 @@ with demonstration():
     loss.backward()
     print("p.grad =", p.grad.numpy(), " expected 2q =", 2 * q.numpy())
     print("q.grad =", q.grad.numpy(), " expected 2p =", 2 * p.numpy())
+
+# %% [markdown] deletable=false editable=false
+# **A TensorTuple in the graph.** `fused_add_scalars` makes one node whose value is a tuple;
+# each `t[i]` is a `TupleGetItem` node reading one part of it. After `backward()` the adjoint of
+# the tuple is itself a tuple, packed by `MakeTensorTuple` from the parts' adjoints.
+
+# %% deletable=false editable=false tags=["plot"]
+# DO NOT EDIT: demonstration, the graph of sum(t[0] * t[1]) with t = fused_add_scalars(a, 1, 10).
+with demonstration():
+    a = ndl.Tensor(np.array([1.0, 2.0, 3.0], dtype="float32"))
+    t = ndl.fused_add_scalars(a, 1.0, 10.0)
+    loss = (t[0] * t[1]).sum()
+    show_graph(loss, titles="before backward()")
+    loss.backward()
+    show_graph(loss, grads=True, titles="after backward(): the adjoint of the tuple")
 
 # %% [markdown] deletable=false editable=false
 # This part has no problem of its own: the tuple ops are given, and your `autodiff` (Part 0) is

@@ -65,6 +65,8 @@ for path in (str(KIT_ROOT), str(LIBRARY)):  # LIBRARY ends up first on sys.path
 
 # %matplotlib inline
 
+from grader.graph_view import show_graph, show_module_tree  # pictures of graphs and modules
+
 # check grades in a separate process; demonstration: see "How this notebook works" above
 from grader.notebook import check, demonstration, load_needle, start_autoreload
 
