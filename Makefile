@@ -70,7 +70,8 @@ hw: $(STAMP)
 # REPORT=dir also writes the class report (report.html, checks.csv, plots) there.
 batch: $(STAMP)
 	$(PYTHON) -m grader batch $(SUBMISSIONS) --jobs $(JOBS) --out $(GRADEBOOK) \
-		$(if $(REPORT),--report $(REPORT)) $(if $(ANONYMOUS),--anonymous)
+		$(if $(PROBLEM),--problem $(PROBLEM)) $(if $(REPORT),--report $(REPORT)) \
+		$(if $(ANONYMOUS),--anonymous)
 
 references: $(STAMP)
 	$(PYTHON) -m grader references

@@ -377,6 +377,17 @@ def test_report_files_agree_with_each_other_and_need_no_network(tmp_path):
     }
 
 
+def test_a_batch_with_nothing_graded_still_gets_a_report(tmp_path):
+    """An empty folder of submissions, or one the grader could not grade at all."""
+    empty = class_report.write([], tmp_path / "empty", ["dropout"])
+    assert page_data(empty.page.read_text())["submissions"] == 0
+    broken = [RunResult("/batch/ann", notes=("OSError: disk full",))]
+    written = class_report.write(broken, tmp_path / "broken", ["dropout"])
+    data = page_data(written.page.read_text())
+    assert data["no_result"] == [{"submission": "ann", "problem": "", "kind": "grader error"}]
+    assert data["problems"][0]["statuses"]["error"] == 1 and read_csv(written.checks) == []
+
+
 def test_hidden_seed_is_not_in_the_report(tmp_path):
     results = [
         RunResult(r.submission, r.problems, hidden=True, seed=987654321) for r in synthetic_class()
