@@ -123,7 +123,8 @@ def _at_a_glance(summary: ClassSummary) -> str:
     items = [
         f"<div><b>{len(totals)}</b> submissions</div>",
         f"<div>mean <b>{mean:.1f}</b>, median <b>{median:g}</b> of {summary.max_total:g}</div>",
-        f"<div><b>{len(stuck)}</b> with a problem that timed out, crashed or was killed</div>",
+        f"<div><b>{len(stuck)}</b> with a problem that got no result (timed out, crashed, "
+        "killed, ...)</div>",
         f"<div><b>{len(summary.flagged)}</b> checks flagged</div>",
     ]
     lines = [f'<div class="key">{"".join(items)}</div>']
