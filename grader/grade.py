@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from grader import REPO_ROOT, pipeline, report
+from grader import REPO_ROOT, pipeline, report, submission
 from grader.cases import fresh_seed
 from grader.problems import PROBLEM_IDS
 
@@ -55,8 +55,11 @@ def run(args: argparse.Namespace) -> int:
     if args.hidden and not (REPO_ROOT / "solutions" / "needle").is_dir():
         print("grade: --hidden needs solutions/ (instructors only)", file=sys.stderr)
         return 2
-    if not (args.submission / "needle").is_dir():
-        print(f"grade: {args.submission}/needle not found", file=sys.stderr)
+    if not submission.has_needle(args.submission):
+        print(
+            f"grade: {args.submission}/needle not found (nor python/needle, the course's layout)",
+            file=sys.stderr,
+        )
         return 2
     seed = args.seed
     if args.hidden:

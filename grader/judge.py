@@ -9,7 +9,6 @@ reads about a run is written here, once.
 from __future__ import annotations
 
 import signal
-from pathlib import Path
 
 import numpy as np
 
@@ -20,7 +19,7 @@ from grader.problems.base import Check, ErrorHint, explain_error
 from grader.regions import parse_source
 from grader.results import CheckResult, ProblemResult
 from grader.runner import RunOutcome
-from grader.submission import MAX_SOURCE_BYTES, definitions
+from grader.submission import Submission, definitions
 
 # What a signal that ended a probe most likely means, for the student.
 SIGNAL_HINTS = {
@@ -31,7 +30,7 @@ SIGNAL_HINTS = {
 }
 
 
-def failure_text(outcome: RunOutcome, submission: Path) -> str:
+def failure_text(outcome: RunOutcome, submission: Submission) -> str:
     """Why a run produced no usable output, for the student."""
     if outcome.missing:
         return f"missing file {outcome.missing}"
@@ -58,15 +57,15 @@ def failure_text(outcome: RunOutcome, submission: Path) -> str:
     return f"{text}: {tail[:200]}" if tail else text
 
 
-def stopped_where(submission: Path, path: str, line: int, function: str) -> str:
+def stopped_where(submission: Submission, path: str, line: int, function: str) -> str:
     """ "in Class.method (path:line)" for where a probe was stopped, the qualified name read from
     the submission's file (`function` alone when that file does not say more)."""
     if function == "<module>":
         return f"while importing {path} ({path}:{line})"
     name = function
-    file = submission / path
+    file = submission.files.get(path)
     try:
-        if not file.is_symlink() and file.stat().st_size <= MAX_SOURCE_BYTES:
+        if file is not None:
             tree = parse_source(file.read_bytes(), filename=path)
             enclosing = [
                 dotted for first, last, dotted in definitions(tree) if first <= line <= last
@@ -136,7 +135,7 @@ def evaluate(
 
 def judge_problem(
     case: Case,
-    submission: Path,
+    submission: Submission,
     outcome: RunOutcome,
     reference: dict[str, np.ndarray] | None,
     reveal: bool,

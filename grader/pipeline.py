@@ -95,7 +95,7 @@ def grade_suites(
                 own = submission.own_stubs(case.problem, tree.stubs)
                 problems.append(
                     judge.judge_problem(
-                        case, folder, outcome.result(), expected, not suite.hidden, why, own
+                        case, tree, outcome.result(), expected, not suite.hidden, why, own
                     )
                 )
             seed = suite.seed if suite.hidden else None

@@ -59,7 +59,7 @@ def reference_case(case: Case, solutions: Path = SOLUTIONS, timeout_scale: float
     tree = submission.read(solutions)
     outcome = runner.run_case(case, tree, timeout_scale, trusted=True)
     if outcome.output is None:
-        failure = judge.failure_text(outcome, Path(solutions))
+        failure = judge.failure_text(outcome, tree)
         return None, f"the reference solution failed on {case.problem.id}: {failure}"
     if outcome.output.errors:
         name, error = next(iter(outcome.output.errors.items()))

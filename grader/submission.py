@@ -1,10 +1,12 @@
 """A submission's files: the one walker that decides what they are, and what reading them tells.
 
-A submission is a folder holding `needle/` (and usually `apps/`). Its files are the `.py` files
-below those two packages that are regular files (no symlink, neither the file nor a folder on the
-way), outside `__pycache__`, and at most MAX_SOURCE_BYTES long. Everything else is not part of the
-submission: it is not copied into a probe, not scanned, and a problem that needs such a file
-reports it missing. Reading only (nothing here runs student code):
+A submission is a folder holding `needle/` (and usually `apps/`), or laid out as the course's own
+repository: `python/needle/` and `apps/` (then `python/needle/x.py` counts as `needle/x.py`, and
+the probe makes `import python.needle` give the very modules `import needle` does). Its files are
+the `.py` files below those two packages that are regular files (no symlink, neither the file nor
+a folder on the way), outside `__pycache__`, and at most MAX_SOURCE_BYTES long. Everything else is
+not part of the submission: it is not copied into a probe, not scanned, and a problem that needs
+such a file reports it missing. Reading only (nothing here runs student code):
   - `broken`: files that do not parse, with a student-facing "SyntaxError in file:line: ..." text;
   - `stubs`: (path, qualname) of the solution regions still holding only the skeleton's raise.
 """
@@ -24,11 +26,29 @@ PACKAGES = ("needle", "apps")
 MAX_SOURCE_BYTES = 2 * 1024 * 1024
 
 
-def source_files(submission: Path) -> Iterator[tuple[str, Path]]:
-    """(posix path relative to the submission, path) of every file of the submission, sorted."""
+# Where each package may be, first match wins: the kit's layout, then the course repository's.
+LAYOUTS = ({"needle": "needle", "apps": "apps"}, {"needle": "python/needle", "apps": "apps"})
+
+
+def package_folders(submission: Path) -> dict[str, Path]:
+    """{package: folder} of the submission's layout (the kit's when neither holds needle/)."""
     submission = Path(submission)
-    for package in PACKAGES:
-        top = submission / package
+    for layout in LAYOUTS:
+        folder = submission / layout["needle"]
+        if folder.is_dir() and not folder.is_symlink():
+            return {package: submission / rel for package, rel in layout.items()}
+    return {package: submission / rel for package, rel in LAYOUTS[0].items()}
+
+
+def has_needle(submission: Path) -> bool:
+    """Does the folder hold a needle/ package, in either layout?"""
+    return package_folders(submission)["needle"].is_dir()
+
+
+def source_files(submission: Path) -> Iterator[tuple[str, Path]]:
+    """(posix path as graded, path) of every file of the submission, sorted; the path as graded
+    is relative to the submission in the kit's layout ("needle/ops/ops_mathematic.py")."""
+    for package, top in package_folders(submission).items():
         if top.is_symlink() or not top.is_dir():
             continue
         for folder, dirnames, filenames in os.walk(top):
@@ -46,7 +66,7 @@ def source_files(submission: Path) -> Iterator[tuple[str, Path]]:
                         continue
                 except OSError:
                     continue
-                yield path.relative_to(submission).as_posix(), path
+                yield f"{package}/{path.relative_to(top).as_posix()}", path
 
 
 @dataclass
@@ -54,7 +74,7 @@ class Submission:
     """What reading a submission's files tells, before anything runs."""
 
     root: Path
-    files: set[str] = field(default_factory=set)
+    files: dict[str, Path] = field(default_factory=dict)  # path as graded -> file
     broken: dict[str, str] = field(default_factory=dict)  # path -> "SyntaxError in path:line: ..."
     stubs: set[tuple[str, str]] = field(default_factory=set)  # (path, qualname)
 
@@ -63,10 +83,10 @@ class Submission:
 
     def copy_to(self, dest: Path) -> None:
         """Copy the submission's files into `dest`, keeping their relative paths."""
-        for rel in sorted(self.files):
+        for rel, path in sorted(self.files.items()):
             target = dest / rel
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(self.root / rel, target)
+            shutil.copyfile(path, target)
 
 
 def read(submission: Path) -> Submission:
@@ -78,7 +98,7 @@ def read(submission: Path) -> Submission:
         except OSError as error:
             result.broken[rel] = f"{rel} cannot be read: {type(error).__name__}"
             continue
-        result.files.add(rel)
+        result.files[rel] = path
         try:
             parse_source(data, filename=rel)
         except SyntaxError as error:

@@ -122,15 +122,18 @@ def find_submission(base: Path, scratch: Path) -> Located:
         raise SubmissionNotFound(message)
     chosen = found[0]
     where = chosen.relative_to(origin).as_posix()
+    folder = chosen.parent
+    if folder.name == "python" and folder != origin and not (folder / "apps").is_dir():
+        folder = folder.parent  # the course repository's layout: python/needle/ beside apps/
     if archive_name:
         where = f"{archive_name}: {where}"
     note = f"Graded the needle/ package at {where}"
-    has_apps = (chosen.parent / "apps").is_dir()
+    has_apps = (folder / "apps").is_dir()
     note += " (with apps/)." if has_apps else " (no apps/ folder next to it)."
     others = [p.relative_to(origin).as_posix() for p in found[1:]]
     if others:
         note += f" Other needle/ folders were ignored: {', '.join(others[:3])}."
-    return Located(chosen.parent, note)
+    return Located(folder, note)
 
 
 def _walk_files(base: Path, max_depth: int):

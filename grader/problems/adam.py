@@ -37,8 +37,8 @@ def make_inputs(rng: np.random.Generator) -> dict[str, np.ndarray]:
 
 def _moments(p, opt, params) -> None:
     with p.step("default/moments"):
-        p.put("default/moments/m", p.array(opt.m[params[0]]))
-        p.put("default/moments/v", p.array(opt.v[params[0]]))
+        p.put("default/moments/m", common.state_of(opt.m, params, 0))
+        p.put("default/moments/v", common.state_of(opt.v, params, 0))
 
 
 def probe(p) -> None:

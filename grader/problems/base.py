@@ -147,6 +147,20 @@ COMMON_ERROR_HINTS = (
         "compute() receives and returns numpy arrays; gradient() works on Tensors with needle ops",
         says="'numpy.ndarray' object has no attribute",
     ),
+    *(
+        ErrorHint(
+            "AttributeError",
+            f"the assignment fixes this attribute's name: {rule}; the grader reads it by that name",
+            says=f"has no attribute '{name}'",
+        )
+        for name, rule in (
+            ("weight", "Linear, BatchNorm1d and LayerNorm1d keep their parameters as weight, bias"),
+            ("bias", "Linear, BatchNorm1d and LayerNorm1d keep their parameters as weight, bias"),
+            ("running_mean", "BatchNorm1d keeps its statistics as running_mean, running_var"),
+            ("running_var", "BatchNorm1d keeps its statistics as running_mean, running_var"),
+            ("training", "every Module has training, set by train() and eval()"),
+        )
+    ),
 )
 
 

@@ -54,20 +54,20 @@ def probe(p) -> None:
 
     def layer():
         bn = ndl.nn.BatchNorm1d(4, momentum=0.2)
-        bn.weight.data = ndl.Tensor(i["w"])
-        bn.bias.data = ndl.Tensor(i["b"])
+        p.assign(bn.weight, i["w"])
+        p.assign(bn.bias, i["b"])
         return bn
 
     with p.step("init"):
         bn = ndl.nn.BatchNorm1d(4)
         p.put("init/count", len(bn.parameters()))
-        p.put("init/running", np.concatenate([p.array(bn.running_mean), p.array(bn.running_var)]))
+        p.put("init/running", np.concatenate([p.values(bn.running_mean), p.values(bn.running_var)]))
     with p.step("train"):
         bn = layer()
         for k in range(STEPS):
             p.put(f"train/y{k}", p.array(bn(ndl.Tensor(i[f"x{k}"]))))
-            p.put(f"train/mean{k}", p.array(bn.running_mean))
-            p.put(f"train/var{k}", p.array(bn.running_var))
+            p.put(f"train/mean{k}", p.values(bn.running_mean))
+            p.put(f"train/var{k}", p.values(bn.running_var))
         bn.eval()
         p.put("train/eval", p.array(bn(ndl.Tensor(i["x_eval"]))))
     with p.step("unit"):
@@ -79,8 +79,8 @@ def probe(p) -> None:
         x = ndl.Tensor(i["x0"])
         bn(x).backward(ndl.Tensor(i["g"]))
         p.put("grad/x", p.array(x.grad))
-        p.put("grad/w", p.array(bn.weight.grad))
-        p.put("grad/b", p.array(bn.bias.grad))
+        p.put("grad/w", p.values(bn.weight.grad))
+        p.put("grad/b", p.values(bn.bias.grad))
     with p.step("alive"):
         bn = layer()
         counts = []

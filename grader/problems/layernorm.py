@@ -44,29 +44,31 @@ def probe(p) -> None:
     i = p.inputs
     with p.step("init"):
         layer = ndl.nn.LayerNorm1d(5)
-        p.put("init/weight", p.array(layer.weight))
-        p.put("init/bias", p.array(layer.bias))
+        p.put("init/weight", p.values(layer.weight))
+        p.put("init/bias", p.values(layer.bias))
         p.put("init/count", len(layer.parameters()))
     with p.step("plain"):
         p.put("plain", p.array(ndl.nn.LayerNorm1d(5)(ndl.Tensor(i["x"]))))
 
     def affine():
         layer = ndl.nn.LayerNorm1d(5)
-        layer.weight.data = ndl.Tensor(i["w"])
-        layer.bias.data = ndl.Tensor(i["b"])
+        p.assign(layer.weight, i["w"])
+        p.assign(layer.bias, i["b"])
         return layer
 
     with p.step("affine"):
         p.put("affine", p.array(affine()(ndl.Tensor(i["x"]))))
     with p.step("eval"):
-        p.put("eval", p.array(affine().eval()(ndl.Tensor(i["x"]))))
+        layer = affine()
+        layer.eval()  # its return value is not part of the assignment
+        p.put("eval", p.array(layer(ndl.Tensor(i["x"]))))
     with p.step("grad"):
         layer = affine()
         x = ndl.Tensor(i["x"])
         layer(x).backward(ndl.Tensor(i["g"]))
         p.put("grad/x", p.array(x.grad))
-        p.put("grad/w", p.array(layer.weight.grad))
-        p.put("grad/b", p.array(layer.bias.grad))
+        p.put("grad/w", p.values(layer.weight.grad))
+        p.put("grad/b", p.values(layer.bias.grad))
 
 
 CHECKS = [

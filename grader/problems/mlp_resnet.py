@@ -1,11 +1,13 @@
 """mlp_resnet: ResidualBlock and MLPResNet structure, forward, epoch(), train_mnist().
 
 To grade this problem on its own, the probe swaps in its own normalisation layer (an affine map
-with the same parameters as BatchNorm1d), its own Dropout (records p, passes x through), its own
-optimizer, its own SoftmaxLoss (numpy, forward and backward), its own MNISTDataset and DataLoader
-(serving the case's arrays in order, recording `shuffle`) and a plain seeded draw instead of
+with the same parameters as BatchNorm1d), its own Dropout (records p; in training mode a fixed mask,
+so that where Dropout sits shows in the output), its own optimizer, its own SoftmaxLoss (numpy,
+forward and backward), its own MNISTDataset (28 x 28 images) and DataLoader (a DataLoader: the
+dataset, len() and batches in order, recording `shuffle`) and a plain seeded draw instead of
 kaiming_uniform; so a bug in batchnorm, dropout, sgd, adam, softmax_loss, data or init costs points
-there, not here.
+there, not here. The model is graded by behaviour (parameter counts, outputs with given weights in
+both modes, the training loop), never by how its modules are nested.
 
 Relies on (a bug there also costs points here): nn_basic (Linear, ReLU, Sequential, Residual:
 the blocks are built from them by definition), the op computes and gradients they use
@@ -50,17 +52,16 @@ IMPORTS = ("apps.mlp_resnet",)
 # The course's published parameter counts: (dim, hidden, blocks, classes) -> count.
 COUNTS = ((150, 100, 5, 10), (10, 100, 1, 100))
 BLOCK_COUNTS = ((15, 2), (784, 100))
-# Module kinds for the structure check (the probe's stand-ins are named after what they stand for).
-KINDS = {"Linear": 1, "ReLU": 2, "Sequential": 3, "Residual": 4, "_Dropout": 5, "_Norm": 6}
-KIND_NAMES = {
-    0: "other",
-    1: "Linear",
-    2: "ReLU",
-    3: "Sequential",
-    4: "Residual",
-    5: "Dropout",
-    6: "norm",
-}
+# Layer kinds, for the hint on a failed forward (the probe's stand-ins are named after what they
+# stand for); containers (Sequential) and modules without a computation (Flatten, Identity) are
+# left out, so that nesting or an extra Flatten changes nothing.
+KINDS = {"Linear": 1, "ReLU": 2, "Residual": 4, "_Dropout": 5, "_Norm": 6}
+KIND_NAMES = {0: "other", 1: "Linear", 2: "ReLU", 4: "Residual", 5: "Dropout", 6: "norm"}
+SKIPPED_KINDS = ("Sequential", "Flatten", "Identity")
+# train_mnist's stand-in data: 28 x 28 images, as the spec fixes (a model of 784 inputs), in whole
+# batches, so that a mean of batch means and a per-sample mean are the same number.
+IMAGE = (28, 28)
+TRAIN_IMAGES, TEST_IMAGES, BATCH = 24, 8, 8
 
 
 def make_inputs(rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -69,9 +70,14 @@ def make_inputs(rng: np.random.Generator) -> dict[str, np.ndarray]:
         "x": rng.uniform(-1, 1, (5, 6)).astype(np.float32),
         "batches_x": rng.uniform(-1, 1, (3, 8, 6)).astype(np.float32),
         "batches_y": rng.integers(0, 3, (3, 8)).astype(np.uint8),
-        "pixels": rng.integers(0, 256, (20, 3, 4)).astype(np.uint8),
-        "labels": rng.integers(0, 10, 20).astype(np.uint8),
+        "pixels": rng.integers(0, 256, (TRAIN_IMAGES, *IMAGE)).astype(np.uint8),
+        "labels": rng.integers(0, 10, TRAIN_IMAGES).astype(np.uint8),
     }
+
+
+def fixed_mask(shape: tuple[int, ...]) -> np.ndarray:
+    """The probe's Dropout mask in training mode: every fourth element dropped, by position."""
+    return (np.arange(int(np.prod(shape))).reshape(shape) % 4 != 3).astype(np.float32)
 
 
 def probe(p) -> None:
@@ -95,12 +101,18 @@ def probe(p) -> None:
             return x * self.weight.broadcast_to(x.shape) + self.bias.broadcast_to(x.shape)
 
     class _Dropout(nn.Module):
+        """Training: x * fixed_mask / (1 - p) (so where Dropout sits shows); eval: x."""
+
         def __init__(self, p=0.5):
             super().__init__()
-            dropout_ps.append(float(p))
+            self.p = float(p)
+            dropout_ps.append(self.p)
 
         def forward(self, x):
-            return x
+            if not self.training:
+                return x
+            scale = fixed_mask(x.shape) / np.float32(1 - self.p)
+            return x * ndl.Tensor(scale.astype(np.float32), requires_grad=False)
 
     class _SGD:
         def __init__(self, params, lr=0.1):
@@ -115,24 +127,27 @@ def probe(p) -> None:
                 update = param.grad.numpy().astype(np.float32) * np.float32(self.lr)
                 param.data = ndl.Tensor(param.numpy() - update)
 
-    # train_mnist builds its model with the default norm, bound when the app was imported.
+    # ResidualBlock and MLPResNet bind the default norm when the app is imported.
     for function in (getattr(app, "ResidualBlock", None), getattr(app, "MLPResNet", None)):
         defaults = getattr(function, "__defaults__", None) or ()
         with contextlib.suppress(AttributeError, TypeError):
             function.__defaults__ = tuple(
                 _Norm if value is nn.BatchNorm1d else value for value in defaults
             )
-    nn.BatchNorm1d = _Norm
-    nn.Dropout = _Dropout
-    nn.SoftmaxLoss = stand_ins.softmax_loss_module(ndl)
+    stand_ins.install(nn, "BatchNorm1d", _Norm)
+    stand_ins.install(nn, "Dropout", _Dropout)
+    stand_ins.install(nn, "SoftmaxLoss", stand_ins.softmax_loss_module(ndl))
     stand_ins.use_plain_weights(ndl)
 
     def kinds(module):
+        """The layers met walking the model (attributes in order, depth first)."""
         found = []
 
         def walk(value):
             if isinstance(value, nn.Module):
-                found.append(KINDS.get(type(value).__name__, 0))
+                name = type(value).__name__
+                if name not in SKIPPED_KINDS:
+                    found.append(KINDS.get(name, 0))
                 for item in value.__dict__.values():
                     walk(item)
             elif isinstance(value, (list, tuple)):
@@ -165,21 +180,24 @@ def probe(p) -> None:
         p.put("structure", kinds(model))
         p.put("structure/dropout", dropout_ps)
     with p.step("forward"):
-        model = fill(app.MLPResNet(6, 8, 2, 3, norm=_Norm), int(i["seed"]))
+        model = fill(app.MLPResNet(6, 8, 2, 3, norm=_Norm, drop_prob=0.25), int(i["seed"]))
+        model.train()
         p.put("forward", p.array(model(ndl.Tensor(i["x"]))))
+        model.eval()
+        p.put("forward/eval", p.array(model(ndl.Tensor(i["x"]))))
     with p.step("epoch"):
         model = fill(app.MLPResNet(6, 8, 2, 3, norm=_Norm), int(i["seed"]) + 1)
-        batches = [
-            (ndl.Tensor(x, requires_grad=False), ndl.Tensor(y, requires_grad=False))
-            for x, y in zip(i["batches_x"], i["batches_y"], strict=True)
-        ]
-        p.put("epoch/train", app.epoch(batches, model, _SGD(model.parameters())))
+        base = ndl.data.DataLoader
+        loader = stand_ins.batches_loader(ndl, i["batches_x"], i["batches_y"], base)
+        p.put("epoch/train", app.epoch(loader, model, _SGD(model.parameters())))
         p.put("epoch/train_mode", model.training)
-        p.put("epoch/eval", app.epoch(batches, model))
+        p.put("epoch/eval", app.epoch(loader, model))
         p.put("epoch/eval_mode", model.training)
     with p.step("train_mnist"):
         shuffles: list[bool] = []
-        ndl.data.MNISTDataset, ndl.data.DataLoader = _data_stand_ins(ndl, i, shuffles)
+        dataset, loader = _data_stand_ins(ndl, i, shuffles)
+        stand_ins.install(ndl.data, "MNISTDataset", dataset)
+        stand_ins.install(ndl.data, "DataLoader", loader)
         p.put("train_mnist", _train_mnist(app, _SGD))
         p.put("train_mnist/shuffle", shuffles)
 
@@ -188,8 +206,8 @@ def probe(p) -> None:
 FILES = {
     "train-images-idx3-ubyte.gz": ("pixels", slice(None)),
     "train-labels-idx1-ubyte.gz": ("labels", slice(None)),
-    "t10k-images-idx3-ubyte.gz": ("pixels", slice(0, 8)),
-    "t10k-labels-idx1-ubyte.gz": ("labels", slice(0, 8)),
+    "t10k-images-idx3-ubyte.gz": ("pixels", slice(0, TEST_IMAGES)),
+    "t10k-labels-idx1-ubyte.gz": ("labels", slice(0, TEST_IMAGES)),
 }
 
 
@@ -197,6 +215,8 @@ def _data_stand_ins(ndl, inputs, shuffles):
     """An MNISTDataset that serves the case's arrays for the four file names (flattened float32
     images in [0, 1]) and a DataLoader that batches in order and records its `shuffle` flag."""
     import os
+
+    from grader.problems import stand_ins
 
     def part(path):
         name = os.path.basename(str(path))
@@ -217,18 +237,13 @@ def _data_stand_ins(ndl, inputs, shuffles):
         def __len__(self):
             return len(self.labels)
 
-    class DataLoader:
-        def __init__(self, dataset, batch_size=1, shuffle=False):
-            self.dataset, self.batch_size = dataset, batch_size
-            shuffles.append(bool(shuffle))
+    base = ndl.data.DataLoader  # the student's class, before the stand-in replaces it
 
-        def __iter__(self):
-            for start in range(0, len(self.dataset), self.batch_size):
-                rows = np.arange(start, min(start + self.batch_size, len(self.dataset)))
-                images, labels = self.dataset[rows]
-                yield ndl.Tensor(images, requires_grad=False), ndl.Tensor(labels)
+    def loader(dataset, batch_size=1, shuffle=False):
+        shuffles.append(bool(shuffle))
+        return stand_ins.dataset_loader(ndl, dataset, batch_size, base)
 
-    return MNISTDataset, DataLoader
+    return MNISTDataset, loader
 
 
 def _train_mnist(app, optimizer):
@@ -239,7 +254,7 @@ def _train_mnist(app, optimizer):
             super().__init__(params, lr)
 
     return app.train_mnist(
-        batch_size=8,
+        batch_size=BATCH,
         epochs=2,
         optimizer=_Optimizer,
         lr=0.05,
@@ -257,33 +272,50 @@ def _kind_names(values, start: int, stop: int) -> str:
     return ("... " if start > 0 else "") + ", ".join(names) + (" ..." if stop < len(values) else "")
 
 
-def _structure(got: dict, expected: dict, reveal: bool) -> None:
-    """The modules met walking the model (attributes in order, depth first), as kinds; on a
-    difference, the expected and the student's sequence around the first differing position."""
+def layer_order(got: dict, expected: dict, reveal: bool) -> str:
+    """Where the student's layers, in the order they are built, differ from the spec's ("" when
+    they do not or are unknown): a hint for a failed forward, never a check of its own (nesting,
+    containers and modules without a computation are left out)."""
+    if "structure" not in got or "structure" not in expected:
+        return ""
     mine = [int(v) for v in np.asarray(got["structure"]).reshape(-1)]
     wanted = [int(v) for v in np.asarray(expected["structure"]).reshape(-1)]
     if mine == wanted:
-        return
+        return ""
     first = next(
         (k for k, (a, b) in enumerate(zip(mine, wanted, strict=False)) if a != b),
         min(len(mine), len(wanted)),
     )
     if not reveal:
-        raise Verdict(f"module kinds in attribute order: differs at index ({first},)")
+        return f"; hint: the layers in the order they are built differ from the spec at {first}"
     start, stop = max(0, first - 3), first + 4
-    raise Verdict(
-        f"modules in the order they are built differ at position {first} (of {len(wanted)}): "
-        f"expected {_kind_names(wanted, start, stop)}; yours {_kind_names(mine, start, stop)}"
-        "; hint: create the modules in the order they run (the formulas at the top of the file)"
+    return (
+        f"; hint: the layers in the order they are built differ at position {first} "
+        f"(of {len(wanted)}): expected {_kind_names(wanted, start, stop)}; yours "
+        f"{_kind_names(mine, start, stop)}; create the modules in the order they run (the "
+        "formulas at the top of the file)"
     )
+
+
+def forward(name: str, output: str, weight: float = 1.0) -> Check:
+    """`close` on a model output, with the layer order as a hint when it fails."""
+    plain = close(name, output, weight=weight)
+
+    def judge(got: dict, expected: dict, reveal: bool) -> None:
+        try:
+            plain.judge(got, expected, reveal)
+        except Verdict as verdict:
+            raise Verdict(f"{verdict}{layer_order(got, expected, reveal)}") from None
+
+    return Check(name, (output,), judge, weight)
 
 
 CHECKS = [
     equal("ResidualBlock parameter counts", "counts/blocks", "parameters of ResidualBlock"),
     equal("MLPResNet parameter counts", "counts/nets", "parameters of MLPResNet"),
-    Check("module structure", ("structure",), _structure),
     equal("drop_prob reaches every Dropout", "structure/dropout", "Dropout probabilities"),
-    close("forward with given weights", "forward", weight=2.0),
+    forward("forward with given weights, training mode (a fixed Dropout mask)", "forward", 2.0),
+    forward("forward with given weights, eval mode", "forward/eval"),
     close("epoch with an optimizer (error, loss)", "epoch/train", _EPOCH, weight=2.0),
     equal(
         "epoch with an optimizer uses train mode",

@@ -82,3 +82,37 @@ def property_checks(counts_config: str) -> list:
             "the update keeps a graph alive; compute it from .data",
         ),
     ]
+
+
+def state_of(container, params: list, index: int) -> np.ndarray:
+    """The values an optimizer keeps for `params[index]` (a moment, a velocity), in whatever
+    container and key the given code leaves open: a dict keyed by the parameter, its index or its
+    id(), else the one entry of that parameter's shape; a list or tuple by index. Tensors and
+    numpy arrays alike. Probe side; raises LookupError saying what it looked for."""
+    param = params[index]
+    found = None
+    if isinstance(container, dict):
+        for key in (param, index, id(param)):
+            try:
+                if key in container:
+                    found = container[key]
+                    break
+            except TypeError:  # an unhashable key type
+                continue
+        if found is None:
+            shaped = [v for v in container.values() if tuple(np.shape(_numbers(v))) == param.shape]
+            if len(shaped) == 1:
+                found = shaped[0]
+    elif isinstance(container, (list, tuple)) and index < len(container):
+        found = container[index]
+    if found is None:
+        raise LookupError(
+            f"found no state for parameter {index} (shape {tuple(param.shape)}) in the "
+            f"optimizer's {type(container).__name__}: keep one entry per parameter, keyed by the "
+            "parameter, its index or id()"
+        )
+    return np.asarray(_numbers(found), dtype=np.float64)
+
+
+def _numbers(value):
+    return value.numpy() if hasattr(value, "numpy") else np.asarray(value)

@@ -1,8 +1,10 @@
 """Probe-side stand-ins: replace a function another problem grades by a plain numpy version, so
 that a bug there is not charged twice (e.g. SoftmaxLoss is graded with a correct LogSumExp).
 
-Every stand-in is installed inside the probe process, before the probe's steps run, on the
-module attribute the student's code looks up at call time (`init.ones`, `nn.SoftmaxLoss`, ...).
+Every stand-in is installed inside the probe process, before the probe's steps run, by `install`:
+on the module attribute the student's code looks up at call time (`init.ones`, `nn.SoftmaxLoss`,
+...) and on every name of the submission's modules already bound to the original object (a
+module-level `from needle.data import MNISTDataset` in apps/mlp_resnet.py included).
 The reference runs the same probe with the same stand-ins, so both sides see the same values.
 Stand-ins only compute what the docstrings of the skeleton already state as formulas; where a
 dependency cannot be replaced without handing out another problem's solution (the op computes,
@@ -11,7 +13,29 @@ backward()), the problem's declaration says that it relies on it.
 
 from __future__ import annotations
 
+import sys
+from typing import Any
+
 import numpy as np
+
+# The submission's packages, also under the course layout's names (`python.needle`).
+SUBMISSION_PACKAGES = ("needle", "apps", "python")
+
+
+def install(owner: Any, name: str, replacement: Any) -> None:
+    """Set `owner.name = replacement`, and rebind every global of the submission's modules that
+    is the original object (so `from needle.init import ones` sees the stand-in too)."""
+    original = getattr(owner, name, None)
+    setattr(owner, name, replacement)
+    if original is None:
+        return
+    for module_name, module in list(sys.modules.items()):
+        if module is None or module_name.split(".", 1)[0] not in SUBMISSION_PACKAGES:
+            continue
+        namespace = getattr(module, "__dict__", {})
+        for key, value in list(namespace.items()):
+            if value is original:
+                namespace[key] = replacement
 
 
 def use_numpy_logsumexp(ndl) -> None:
@@ -68,7 +92,7 @@ def use_numpy_constructors(ndl, names: tuple[str, ...]) -> None:
 
     known = {"ones": ones, "zeros": zeros, "randb": randb, "one_hot": one_hot}
     for name in names:
-        setattr(ndl.init, name, known[name])
+        install(ndl.init, name, known[name])
 
 
 def use_plain_weights(ndl) -> None:
@@ -80,7 +104,7 @@ def use_plain_weights(ndl) -> None:
         values = (2 * np.random.rand(*shape) - 1) / np.sqrt(fan_in)
         return ndl.Tensor(values, device=device, dtype=dtype, requires_grad=False)
 
-    ndl.init.kaiming_uniform = plain_uniform
+    install(ndl.init, "kaiming_uniform", plain_uniform)
 
 
 def softmax_loss_module(ndl):
@@ -114,3 +138,50 @@ def softmax_loss_module(ndl):
             return _SoftmaxLossOp(labels.reshape(-1))(logits)
 
     return SoftmaxLoss
+
+
+class _Arrays:
+    """A dataset of aligned arrays (the spec's NDArrayDataset, without the student's code)."""
+
+    def __init__(self, *arrays: np.ndarray):
+        self.arrays = arrays
+
+    def __len__(self) -> int:
+        return len(self.arrays[0])
+
+    def __getitem__(self, index):
+        return tuple(array[index] for array in self.arrays)
+
+
+def dataset_loader(ndl, dataset, batch_size: int, base: type | None = None):
+    """A DataLoader as the spec describes one, serving `dataset` in order: `.dataset`,
+    `.batch_size`, `len()` (the number of batches) and iteration over tuples of Tensors built
+    from `dataset[index_array]`. It is an instance of `base` (the student's DataLoader class,
+    whose __init__ is not called) when that is a class."""
+    if base is None or not isinstance(base, type):
+        base = object
+
+    class DataLoader(base):
+        def __init__(self):
+            self.dataset, self.batch_size, self.shuffle = dataset, int(batch_size), False
+
+        def __len__(self) -> int:
+            return -(-len(self.dataset) // self.batch_size)
+
+        def __iter__(self):
+            for start in range(0, len(self.dataset), self.batch_size):
+                rows = np.arange(start, min(start + self.batch_size, len(self.dataset)))
+                images, labels = self.dataset[rows]
+                yield (
+                    ndl.Tensor(images, requires_grad=False),
+                    ndl.Tensor(labels, requires_grad=False),
+                )
+
+    return DataLoader()
+
+
+def batches_loader(ndl, batches_x: np.ndarray, batches_y: np.ndarray, base: type | None = None):
+    """A DataLoader (see dataset_loader) whose batches are batches_x[k], batches_y[k] in order."""
+    count, size = batches_x.shape[:2]
+    dataset = _Arrays(batches_x.reshape(count * size, -1), batches_y.reshape(count * size))
+    return dataset_loader(ndl, dataset, size, base)

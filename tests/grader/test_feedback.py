@@ -114,20 +114,27 @@ def test_a_key_error_with_a_tensor_repr_becomes_a_sentence():
     assert elsewhere == "KeyError: 'w' (needle/optim.py:12)"
 
 
-def test_module_structure_names_the_expected_and_the_given_kinds():
-    (check,) = [c for c in mlp_resnet.CHECKS if c.name == "module structure"]
-    wanted = np.array([3, 1, 2, 3, 4, 3, 1, 6, 2, 5, 1, 6, 2])
+def test_failed_forward_names_where_the_layer_order_differs():
+    """Does a wrong model forward say where its layers, in the order built, leave the spec's?"""
+    (check,) = [c for c in mlp_resnet.CHECKS if c.name.startswith("forward with given weights, t")]
+    wanted = np.array([1, 2, 4, 1, 6, 2, 5, 1, 6, 2])
     mine = wanted.copy()
-    mine[7], mine[8] = 2, 6
+    mine[4], mine[5] = 2, 6
+    got = {"forward": np.ones((2, 3)), "structure": mine}
+    expected = {"forward": np.zeros((2, 3)), "structure": wanted}
     with pytest.raises(compare.Verdict) as public:
-        check.judge({"structure": mine}, {"structure": wanted}, True)
+        check.judge(got, expected, True)
     text = str(public.value)
-    assert "position 7" in text
-    assert "expected ... Residual, Sequential, Linear, norm, ReLU, Dropout, Linear ..." in text
-    assert "yours ... Residual, Sequential, Linear, ReLU, norm, Dropout, Linear ..." in text
+    assert "position 4" in text
+    assert "expected ... ReLU, Residual, Linear, norm, ReLU, Dropout, Linear ..." in text
+    assert "yours ... ReLU, Residual, Linear, ReLU, norm, Dropout, Linear ..." in text
     with pytest.raises(compare.Verdict) as hidden:
-        check.judge({"structure": mine}, {"structure": wanted}, False)
-    assert str(hidden.value) == "module kinds in attribute order: differs at index (7,)"
+        check.judge(got, expected, False)
+    assert "differ from the spec at 4" in str(hidden.value) and "ReLU" not in str(hidden.value)
+    # The same layers nested otherwise (no difference in the walk) add no hint.
+    with pytest.raises(compare.Verdict) as plain:
+        check.judge({**got, "structure": wanted}, expected, True)
+    assert "hint" not in str(plain.value)
 
 
 def test_hidden_gradient_message_says_what_each_comparison_is_against():

@@ -469,13 +469,6 @@ MISTAKES = [
         "if opt is None:\n        pass",
         "mlp_resnet",
     ),
-    Mistake(
-        "epoch_loss_averaged_per_batch_not_per_sample",
-        APP,
-        "total_loss += float(loss.numpy()) * batch_size",
-        "total_loss += float(loss.numpy())",
-        "mlp_resnet",
-    ),
 ]
 
 # Mistakes whose own problem's failure message must say something specific:
@@ -523,10 +516,10 @@ MESSAGES = {
         ("KeyError (needle/autograd.py:", "topological order (inputs before outputs)"),
     ),
     "residual_block_relu_before_norm": (
-        "module structure",
+        "forward with given weights, training mode (a fixed Dropout mask)",
         (
-            "expected ... Residual, Sequential, Linear, norm, ReLU",
-            "yours ... Residual, Sequential, Linear, ReLU, norm",
+            "expected ... ReLU, Residual, Linear, norm, ReLU",
+            "yours ... ReLU, Residual, Linear, ReLU, norm",
         ),
     ),
     "randb_true_with_probability_one_minus_p": (
