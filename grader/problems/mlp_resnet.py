@@ -109,10 +109,9 @@ def probe(p) -> None:
             dropout_ps.append(self.p)
 
         def forward(self, x):
-            if not self.training:
-                return x
             scale = fixed_mask(x.shape) / np.float32(1 - self.p)
-            return x * ndl.Tensor(scale.astype(np.float32), requires_grad=False)
+            masked = x * ndl.Tensor(scale.astype(np.float32), requires_grad=False)
+            return masked if self.training else x
 
     class _SGD:
         def __init__(self, params, lr=0.1):
