@@ -289,3 +289,55 @@ def test_a_misnamed_attribute_is_named_with_the_rule(tmp_path):
     assert messages and all("has no attribute 'weight'" in m for m in messages[:1])
     assert "the assignment fixes this attribute's name" in messages[0]
     assert "keep their parameters as weight, bias" in messages[0]
+
+
+# 7 and 9. What the lecture writes, on the library's broadcasting and axes ------------------------
+
+
+def test_logsumexp_gradient_as_the_lecture_writes_it(tmp_path):
+    """The lecture's gradient: the reshaped output broadcasts against Z implicitly."""
+    root = edited(
+        tmp_path,
+        (
+            LOG,
+            "        z_max = array_api.max(Z.realize_cached_data(), axis=self.axes, "
+            "keepdims=True)\n"
+            "        shifted_exp = exp(Z - Tensor.make_const(array_api.broadcast_to(z_max, "
+            "Z.shape)))\n"
+            "        sum_exp = broadcast_to(reshape(summation(shifted_exp, self.axes), kept), "
+            "Z.shape)\n"
+            "        grad = broadcast_to(reshape(out_grad, kept), Z.shape)\n"
+            "        return grad * shifted_exp / sum_exp\n",
+            "        return out_grad.reshape(kept) * exp(Z - node.reshape(kept))\n",
+        ),
+    )
+    assert_full_marks(root)
+
+
+def test_batchnorm_eval_without_explicit_broadcast(tmp_path):
+    """The lecture's eval branch: (n, d) against (d,) running statistics, broadcast implicitly."""
+    root = edited(
+        tmp_path,
+        (
+            NN,
+            "        else:\n"
+            "            centered = x - self.running_mean.broadcast_to(x.shape)\n"
+            "            var = self.running_var\n",
+            "        else:\n"
+            "            y = (x - self.running_mean) / (self.running_var + self.eps) ** 0.5\n"
+            "            return self.weight * y + self.bias\n",
+        ),
+    )
+    assert_full_marks(root)
+
+
+def test_summation_with_an_int_axis(tmp_path):
+    root = edited(
+        tmp_path,
+        (
+            NN,
+            "var = ((centered**2).sum(axes=(1,)) / dim).reshape((batch_size, 1))",
+            "var = (ops.summation(centered**2, axes=1) / dim).reshape((batch_size, 1))",
+        ),
+    )
+    assert_full_marks(root, ["layernorm"])
