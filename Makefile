@@ -15,7 +15,7 @@ PROBLEM ?=
 JOBS ?= 2
 DIGITS := data/digits/train-images-idx3-ubyte.gz
 
-.PHONY: venv grade batch test test-fast lint hw references release autograder prairielearn data train bench notebooks lab torch clean help
+.PHONY: venv grade batch test test-fast lint hw references release autograder prairielearn data train bench bench-batch notebooks lab torch clean help
 
 help:
 	@echo "make grade       grade hw/ (PROBLEM=id for one problem, SUBMISSION=dir for another folder)"
@@ -33,6 +33,7 @@ help:
 	@echo "make notebooks   execute every notebook against solutions/ and against hw/"
 	@echo "make lab         start JupyterLab on the kit, opening notebooks/"
 	@echo "make bench       benchmarks (needle vs PyTorch when installed)"
+	@echo "make bench-batch batch throughput with and without probe isolation (as root)"
 	@echo "make lint        ruff"
 
 $(STAMP): requirements.txt
@@ -103,6 +104,10 @@ train: $(STAMP) $(DIGITS)
 
 bench: $(STAMP) $(DIGITS)
 	$(PYTHON) bench/bench_mlp_resnet.py
+
+# Batch throughput with probe isolation against a shared probe user (as root; see the script).
+bench-batch: $(STAMP)
+	$(PYTHON) bench/bench_batch.py
 
 clean:
 	rm -rf dist .pytest_cache

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
-from grader import class_report, pipeline
+from grader import class_report, pipeline, sandbox
 from grader.cases import fresh_seed
 from grader.class_report import store
 from grader.problems import PROBLEM_IDS
@@ -120,6 +121,9 @@ def run(args: argparse.Namespace) -> int:
             f"batch: hidden cases drawn with seed {seed} (--seed {seed} repeats this run)",
             file=sys.stderr,
         )
+    note = sandbox.network_note() if os.geteuid() == 0 else ""
+    if note:
+        print(f"batch: note: {note}", file=sys.stderr)
     started = time.monotonic()
     progress = Progress(len(folders))
     results = grade_all(folders, problem_ids, args.hidden, seed, args.jobs, progress=progress)

@@ -35,6 +35,8 @@ NUMERIC_KINDS = "biuf"
 # writes every thread's stack to stderr (C-level faulthandler, so even a loop that never returns
 # to Python shows), and the judge names where the student's code was stopped.
 STACK_SIGNAL = signal.SIGUSR1
+# The file a probe creates in its output folder once the submission is imported.
+IMPORTED_MARK = "imported"
 
 
 class ChannelError(ValueError):

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
-from grader import REPO_ROOT, pipeline, report, submission
+from grader import REPO_ROOT, pipeline, report, sandbox, submission
 from grader.cases import fresh_seed
 from grader.problems import PROBLEM_IDS
 
@@ -74,6 +75,9 @@ def run(args: argparse.Namespace) -> int:
         warning = hidden.exposure_warning()
         if warning:
             print(f"grade: warning: {warning}", file=sys.stderr)
+    note = sandbox.network_note() if os.geteuid() == 0 else ""
+    if note:
+        print(f"grade: note: {note}", file=sys.stderr)
     result = pipeline.grade(
         args.submission, args.problem, hidden=args.hidden, seed=seed, jobs=args.jobs
     )

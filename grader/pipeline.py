@@ -7,7 +7,9 @@ answers a Gradescope bundle precomputed. For one submission, in order:
   1. read the submission's files once: syntax errors and stubs (grader.submission; text only);
   2. draw each suite's cases from its seed (grader.cases);
   3. get the references and run each case's probe on the submission in its own process, all in one
-     pool of `jobs` (live references run in that pool too, and are asked for first);
+     pool of `jobs` (live references run in that pool too, and are asked for first); once a probe
+     hangs or dies while importing the submission, the cases not yet started get that outcome
+     instead of a run (the import is the same for every problem: one time limit, not fourteen);
   4. judge each case's outputs against its references into results (grader.judge).
 Step 1 comes before 3 (the probes get placeholders for broken files); 3's reference lookups must
 finish before 4 only. Every view (terminal, JSON, Gradescope, gradebook, JUnit) renders the
@@ -16,6 +18,8 @@ RunResults this returns and recomputes nothing.
 
 from __future__ import annotations
 
+import dataclasses
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,7 +30,7 @@ import numpy as np
 from grader import judge, references, submission
 from grader.cases import PUBLIC_SEED, Case, fresh_seed, make_cases
 from grader.results import RunResult
-from grader.runner import run_case
+from grader.runner import RunOutcome, run_case
 
 # (reference outputs, "") or (None, why there are none), for one case.
 ReferenceSource = Callable[[Case], tuple[dict[str, np.ndarray] | None, str]]
@@ -70,6 +74,25 @@ def answers_suite(seed: int, answers: Path, problem_ids=None) -> Suite:
     return Suite(seed, lookup, True, ids)
 
 
+class ImportGate:
+    """Runs one submission's cases, until a probe hangs or dies while importing it: the cases
+    started after that get the same outcome without a run."""
+
+    def __init__(self, tree: submission.Submission, timeout_scale: float):
+        self.tree, self.timeout_scale = tree, timeout_scale
+        self.failure: RunOutcome | None = None
+        self._lock = threading.Lock()
+
+    def run(self, case: Case) -> RunOutcome:
+        if self.failure is not None:
+            return dataclasses.replace(self.failure, seconds=0.0)
+        outcome = run_case(case, self.tree, self.timeout_scale)
+        if outcome.failed_importing:
+            with self._lock:
+                self.failure = self.failure or outcome
+        return outcome
+
+
 def grade_suites(
     folder: Path, suites: list[Suite], jobs: int = 2, timeout_scale: float = 1.0
 ) -> list[RunResult]:
@@ -83,10 +106,8 @@ def grade_suites(
             [pool.submit(suite.references, case) for case in suite_cases]
             for suite, suite_cases in zip(suites, cases, strict=True)
         ]
-        runs = [
-            [pool.submit(run_case, case, tree, timeout_scale) for case in suite_cases]
-            for suite_cases in cases
-        ]
+        gate = ImportGate(tree, timeout_scale)
+        runs = [[pool.submit(gate.run, case) for case in suite_cases] for suite_cases in cases]
         results = []
         for suite, suite_cases, refs, outcomes in zip(suites, cases, wanted, runs, strict=True):
             problems = []

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from grader.channel import STACK_SIGNAL, ProbeOutput, StepError, encode
+from grader.channel import IMPORTED_MARK, STACK_SIGNAL, ProbeOutput, StepError, encode
 
 IMPORT_STEP = "__import__"
 
@@ -324,6 +324,8 @@ def main() -> None:
         importlib.import_module("needle")
         for module in getattr(problem, "IMPORTS", ()):
             importlib.import_module(module)
+    with contextlib.suppress(OSError):
+        (output_path.parent / IMPORTED_MARK).touch()
     if IMPORT_STEP not in probe.result.errors:
         with probe.step("__probe__"):
             problem.probe(probe)

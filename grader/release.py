@@ -59,6 +59,7 @@ GRADER_FILES = (
     "regions.py",
     "judge.py",
     "runner.py",
+    "sandbox.py",
     "probe.py",
     "channel.py",
     "compare.py",

@@ -11,34 +11,41 @@ size and process count are set inside the child before any student code runs; th
 timeout is enforced from here by killing the whole process group; stdout goes to /dev/null and
 stderr to a capped file. The result is read only through `grader.channel` with this run's nonce.
 
-Privilege separation (when the grader runs as root, as in CI and on Gradescope). The child reads
-its job as root, then drops for good to an unprivileged user (`PROBE_USER`, "nobody": no
+Privilege separation (when the grader runs as root, as in CI and on Gradescope). Every untrusted
+probe leases an id of its own from grader.sandbox's pool (uid = gid, from NEEDLEWORK_PROBE_UIDS,
+default 64100-64131, ids no account uses; held through a lock file, so graders running at the
+same time never share one). The child reads its job as root, then drops for good to that id (no
 supplementary groups) before any student code runs. The temporary folder is root's and can be
-traversed but not listed; `job/` stays root-only (0700), `harness/` and `submission/` are
-read-only for the probe, and only `work/` and `out/` belong to it. Reference runs (trusted code
-from solutions/) keep root and keep their whole folder root-only, so a student probe running at
-the same time cannot read the reference's copy of the solutions or its outputs. Run as an
-ordinary user (an instructor on a laptop), there is no drop: everything still works, but the
-probe can read whatever that user can read; the sandbox is stronger as root.
+traversed but not listed; `job/` stays root-only (0700), `harness/` and `submission/` belong to
+root and the probe's own group (0750/0640: no other probe can read them), and only `work/` and
+`out/` belong to the probe. When the probe ends, every process of its id is killed and what it
+left at the top of /tmp, /var/tmp and /dev/shm is deleted, before the id is leased again. Each
+probe starts in a fresh network namespace (`unshare --net`; as an ordinary user inside an
+unprivileged user namespace, where the kernel allows one). Reference runs (trusted code from
+solutions/) keep root, the network and their whole folder root-only. Run as an ordinary user (an
+instructor on a laptop), there are no ids to drop to: everything still works, but the probe can
+read whatever that user can read and signal that user's processes; the sandbox is stronger as
+root.
 
 Threat model: what is defended, and what is not.
   Defended: running too long (wall-clock kill of the process group, CPU limit), too much memory
-  (address-space limit), too many processes (RLIMIT_NPROC: per user, so enforced only after the
-  drop to an unprivileged user; as root, only the wall-clock kill bounds a fork bomb), too large
-  files (RLIMIT_FSIZE), fake output (stdout is discarded, stderr only read for a one-line hint),
-  forged results (the frame needs this run's nonce and is validated as plain numeric data; the
-  exit code means nothing), reading root-only files (after the drop: the judge's scratch folders,
-  the reference runs, anything the instructor keeps at mode 0700/0600, e.g. `solutions/` after
-  `chmod -R go-rwx solutions`).
-  Not defended: the network (a probe can open sockets); reading world-readable files (a
-  repository checked out world-readable, including `solutions/`, can be read by absolute path:
-  keep it unreadable to others when grading hidden cases as root); probes running at the same
-  time share the unprivileged user, so one can signal or inspect another (in `batch`, another
-  student's); a process that leaves the probe's process group (setsid) outlives the wall-clock
-  kill until its CPU limit; CPU and memory contention between probes. When the Python
-  installation sits in a folder the probe user cannot enter (pyenv under /root), the probe keeps
-  handles on its import folders (grader.probe.keep_imports_reachable); through them it can reach
-  world-readable files elsewhere under that folder.
+  (address-space limit), too many processes (RLIMIT_NPROC, per probe: its id is its own),
+  too large files (RLIMIT_FSIZE), fake output (stdout is discarded, stderr only read for a
+  one-line hint), forged results (the frame needs this run's nonce and is validated as plain
+  numeric data; the exit code means nothing), reading root-only files (the judge's scratch
+  folders, the reference runs, anything the instructor keeps at mode 0700/0600, e.g. `solutions/`
+  after `chmod -R go-rwx solutions`); as root also: signalling, tracing or reading another probe
+  (another problem's or, in `batch`, another student's: every probe has its own id), a process
+  that leaves the probe's process group (setsid, a double fork: it is killed with the probe's id),
+  files left in shared temporary folders for a later probe, and the network (where `unshare`
+  works; otherwise the run says once that probes keep network access).
+  Not defended: reading world-readable files (a repository checked out world-readable, including
+  `solutions/`, can be read by absolute path: keep it unreadable to others when grading hidden
+  cases as root); CPU and memory contention between probes; files a probe leaves deeper than the
+  top of the shared temporary folders in a folder it does not own. When the Python installation
+  sits in a folder the probe user cannot enter (pyenv under /root), the probe keeps handles on its
+  import folders (grader.probe.keep_imports_reachable); through them it can reach world-readable
+  files elsewhere under that folder.
 """
 
 from __future__ import annotations
@@ -60,13 +67,12 @@ from pathlib import Path
 
 import numpy as np
 
+from grader import sandbox
 from grader.cases import Case
-from grader.channel import STACK_SIGNAL, ChannelError, ProbeOutput, decode
+from grader.channel import IMPORTED_MARK, STACK_SIGNAL, ChannelError, ProbeOutput, decode
 from grader.submission import PACKAGES, Submission
 
 GRADER_DIR = Path(__file__).resolve().parent
-# The user a probe runs as when the grader is root: (uid, gid) of "nobody"/"nogroup".
-PROBE_USER = (65534, 65534)
 HARNESS_FILES = ("__init__.py", "channel.py", "compare.py", "probe.py")
 
 DEFAULT_LIMITS = {
@@ -109,6 +115,13 @@ class RunOutcome:
     returncode: int | None = None  # of a probe that ended without reporting
     stderr_tail: str = ""  # its last line of stderr
     malformed: str = ""  # why its report was rejected by the channel
+    # Whether the probe got past importing the submission (it says so in out/, see
+    # grader.probe); a probe that hung or died before that would fail the same way everywhere.
+    imported: bool = True
+
+    @property
+    def failed_importing(self) -> bool:
+        return self.output is None and not self.imported and not (self.missing or self.broken)
 
 
 def run_case(
@@ -138,16 +151,12 @@ def run_case(
     )
 
 
-def probe_user(trusted: bool) -> tuple[int, int] | None:
-    """The (uid, gid) a probe process drops to: only as root, and never for reference runs."""
-    return None if trusted or os.geteuid() != 0 else PROBE_USER
-
-
-def share_read_only(folder: Path) -> None:
-    """Let every user read `folder` (dirs 0755, files 0644) but write nothing."""
+def share_with_group(folder: Path, gid: int) -> None:
+    """Let the group `gid` (one probe's) read `folder` (dirs 0750, files 0640), nobody else."""
     for path in [folder, *folder.rglob("*")]:
         if not path.is_symlink():
-            path.chmod(0o755 if path.is_dir() else 0o644)
+            os.chown(path, 0, gid)
+            path.chmod(0o750 if path.is_dir() else 0o640)
 
 
 def copy_harness(dest: Path) -> None:
@@ -170,10 +179,20 @@ def run_probe(
 ) -> RunOutcome:
     """Run `grader.problems.<problem_id>.probe` against `submission` in an isolated process.
 
-    `trusted` (reference runs of solutions/ only): no privilege drop, everything root-only."""
+    As root, an untrusted probe runs under an id leased from the sandbox's pool for its whole
+    life (every process of it is killed when it ends) and without network; `trusted` (reference
+    runs of solutions/ only) keeps root and keeps everything root-only."""
+    pool = None if trusted else sandbox.pool()
+    if pool is None:
+        return _run(problem_id, submission, inputs, placeholders, timeout, limits, None, trusted)
+    with pool.lease() as number:
+        user = (number, number)
+        return _run(problem_id, submission, inputs, placeholders, timeout, limits, user, trusted)
+
+
+def _run(problem_id, submission, inputs, placeholders, timeout, limits, user, trusted):
     limits = {**DEFAULT_LIMITS, **(limits or {})}
     limits["cpu_seconds"] = int(max(limits["cpu_seconds"], timeout + 5))
-    user = probe_user(trusted)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="needlework-probe-") as scratch:
         base = Path(scratch)  # 0700, ours
@@ -197,19 +216,21 @@ def run_probe(
         }
         (job_dir / "job.json").write_text(json.dumps(job))
         if user is not None:
-            # The probe may traverse base (not list it), read harness/ and submission/, and write
-            # only in work/ and out/; job/ and stderr.txt stay root's.
-            share_read_only(base / "harness")
+            # The probe may traverse base (not list it), read harness/ and submission/ (through
+            # its own group: no other probe can), and write only in work/ and out/; job/ and
+            # stderr.txt stay root's.
+            share_with_group(base / "harness", user[1])
             if (base / "submission").exists():
-                share_read_only(base / "submission")
+                share_with_group(base / "submission", user[1])
             for folder in (work, output_path.parent):
                 os.chown(folder, *user)
             base.chmod(0o711)
+        prefix = () if trusted else sandbox.network_prefix()[0]
         stderr_path = base / "stderr.txt"
         descriptor = os.open(stderr_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with open(descriptor, "wb") as stderr:
             process = subprocess.Popen(
-                [sys.executable, "-I", "-c", BOOT, str(base / "harness"), str(job_dir)],
+                [*prefix, sys.executable, "-I", "-c", BOOT, str(base / "harness"), str(job_dir)],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,
                 stderr=stderr,
@@ -227,28 +248,32 @@ def run_probe(
                 process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 timed_out = True
-                # Ask for the stack first (grader.probe.STACK_SIGNAL), then kill.
+                # Ask for the stack first (grader.channel.STACK_SIGNAL), then kill.
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(process.pid, STACK_SIGNAL)
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     process.wait(timeout=STACK_GRACE)
             finally:
-                # Kill the whole group: a finished probe may leave children behind.
+                # Kill the whole group: a finished probe may leave children behind (and, as
+                # root, the lease then kills every process of the probe's id).
                 try:
                     os.killpg(process.pid, signal.SIGKILL)
                 except (ProcessLookupError, PermissionError):
                     pass
                 process.wait()
         seconds = time.monotonic() - started
+        imported = (output_path.parent / IMPORTED_MARK).exists()
         if timed_out:
             stopped = stopped_at(_tail(stderr_path, MAX_STACK_TEXT), base / "submission")
-            return RunOutcome(None, seconds, timeout=timeout, stopped=stopped)
+            return RunOutcome(None, seconds, timeout=timeout, stopped=stopped, imported=imported)
         try:
             data = output_path.read_bytes()
         except OSError:
             lines = _tail(stderr_path, 300).strip().splitlines()
             tail = lines[-1] if lines else ""
-            return RunOutcome(None, seconds, returncode=process.returncode, stderr_tail=tail)
+            return RunOutcome(
+                None, seconds, returncode=process.returncode, stderr_tail=tail, imported=imported
+            )
         try:
             return RunOutcome(decode(data, nonce), seconds)
         except ChannelError as error:

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from grader import REPO_ROOT, pipeline, runner
+from grader import REPO_ROOT, pipeline, runner, sandbox
 
 ADAM_STEP = "        self.t += 1\n"
 SGD_STEP = "### BEGIN YOUR SOLUTION\n        for w in self.params:"
@@ -42,6 +42,20 @@ def test_hang_at_import_times_out_every_problem(solutions_copy):
     for problem in result.values():
         assert problem.score == 0
         assert "did not finish within" in problem.error
+
+
+@pytest.mark.parametrize(
+    "code", ["while True:\n    pass\n", "import os\nos._exit(3)\n"], ids=["hangs", "dies"]
+)
+def test_failing_import_runs_one_probe_and_fails_every_problem_alike(solutions_copy, code):
+    """Does a submission whose import hangs or dies cost one probe run, not one per problem?"""
+    prepend(solutions_copy / "needle/__init__.py", code)
+    problems = ["ops_forward", "sgd", "adam", "dropout"]
+    result = graded(solutions_copy, problems, timeout_scale=FAST, jobs=1)
+    ran = [problem.id for problem in result.values() if problem.seconds > 0]
+    assert ran == ["ops_forward"], ran
+    errors = {problem.error for problem in result.values()}
+    assert len(errors) == 1 and all(problem.score == 0 for problem in result.values()), errors
 
 
 def test_hang_in_one_method_costs_only_its_problem(solutions_copy):
@@ -248,7 +262,9 @@ raise RuntimeError(f"uid {os.getuid()} gid {os.getgid()} groups {os.getgroups()}
 """,
     )
     (message, *_) = sgd_messages(solutions_copy)
-    assert "uid 65534 gid 65534 groups [] refused" in message, message
+    uid = int(message.split("uid ")[1].split()[0])
+    assert uid in sandbox.parse_range(sandbox.DEFAULT_UIDS), message
+    assert f"uid {uid} gid {uid} groups [] refused" in message, message
 
 
 def test_fork_bomb_is_bounded_by_the_process_limit(solutions_copy):
