@@ -18,7 +18,7 @@ from grader.compare import Verdict
 from grader.problems.base import Check, ErrorHint, explain_error
 from grader.regions import parse_source
 from grader.results import CheckResult, ProblemResult
-from grader.runner import RunOutcome
+from grader.runner import DEFAULT_LIMITS, RunOutcome
 from grader.submission import Submission, definitions
 
 # What a signal that ended a probe most likely means, for the student.
@@ -26,8 +26,19 @@ SIGNAL_HINTS = {
     "SIGXCPU": " (CPU time limit)",
     "SIGXFSZ": " (file size limit)",
     "SIGSEGV": " (crash)",
-    "SIGKILL": " (killed, possibly out of memory)",
 }
+
+
+def signal_hint(name: str) -> str:
+    """What is known about a signal that ended a probe: SIGKILL comes from outside (the memory
+    limit is one possible cause, another process the other)."""
+    if name == "SIGKILL":
+        limit = DEFAULT_LIMITS["memory_bytes"] / 1024**3
+        return (
+            f" (stopped from outside: the memory limit of {limit:g} GB is one possible cause, "
+            "another process killing it another)"
+        )
+    return SIGNAL_HINTS.get(name, "")
 
 
 def failure_text(outcome: RunOutcome, submission: Submission) -> str:
@@ -49,7 +60,7 @@ def failure_text(outcome: RunOutcome, submission: Submission) -> str:
     code = outcome.returncode
     if code is not None and code < 0:
         name = signal.Signals(-code).name if -code in signal.valid_signals() else ""
-        return f"the grading process was killed by {name or -code}{SIGNAL_HINTS.get(name, '')}"
+        return f"the grading process was killed by {name or -code}{signal_hint(name)}"
     text = f"the grading process exited (code {code}) without reporting a result"
     if code == 0:
         text += "; does your code call exit() or os._exit()?"
@@ -141,9 +152,17 @@ def judge_problem(
     reveal: bool,
     reference_problem: str = "",
     stubs: tuple[str, ...] = (),
+    prerequisites: tuple[str, ...] = (),
 ) -> ProblemResult:
     problem = case.problem
-    base = {"id": problem.id, "title": problem.title, "max_score": problem.points, "stubs": stubs}
+    base = {
+        "id": problem.id,
+        "title": problem.title,
+        "max_score": problem.points,
+        "stubs": stubs,
+        "prerequisites": prerequisites,
+        "hint": problem.hint,
+    }
     if reference is None:
         return ProblemResult(**base, error=reference_problem or "no reference outputs")
     if outcome.output is None:

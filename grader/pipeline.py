@@ -114,9 +114,10 @@ def grade_suites(
             for case, reference, outcome in zip(suite_cases, refs, outcomes, strict=True):
                 expected, why = reference.result()
                 own = submission.own_stubs(case.problem, tree.stubs)
+                needed = submission.stubs_among(case.problem.needs, tree.stubs)
                 problems.append(
                     judge.judge_problem(
-                        case, tree, outcome.result(), expected, not suite.hidden, why, own
+                        case, tree, outcome.result(), expected, not suite.hidden, why, own, needed
                     )
                 )
             seed = suite.seed if suite.hidden else None

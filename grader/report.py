@@ -83,12 +83,16 @@ def problem_lines(problem: ProblemResult, limit: int | None = MAX_FAILURES_SHOWN
     lines = [f"{head} {status}"]
     if status == ERROR:
         lines.append(f"    error: {problem.error}")
+        if problem.hint:
+            lines.append(f"    hint: {problem.hint}")
         return lines
-    own = problem.stubs or problem.to_implement
+    own = problem.stubs
     others = tuple(stub for stub in problem.to_implement if stub not in own)
     lines.extend(implement_lines(own))
     lines.extend(implement_lines(others, verb="also needs (graded in other problems)"))
     lines.extend(failure_lines(problem.checks, limit))
+    if problem.hint and status != PASSED:
+        lines.append(f"    hint: {problem.hint}")
     return lines
 
 
@@ -119,6 +123,7 @@ def as_json(result: RunResult) -> dict[str, Any]:
                 "status": problem.status,
                 "error": problem.error,
                 "to_implement": list(problem.to_implement),
+                "hint": problem.hint,
                 "checks": [
                     {"name": check.name, "passed": check.passed, "message": check.message}
                     for check in problem.checks

@@ -45,6 +45,9 @@ class ProblemResult:
     seconds: float = 0.0
     # This problem's own regions that still hold only the skeleton's raise (read from the source).
     stubs: tuple[str, ...] = ()
+    # The regions of other problems this one runs (Problem.needs) that are still stubs.
+    prerequisites: tuple[str, ...] = ()
+    hint: str = ""  # the problem's hint (Problem.hint), shown when it is not passed
 
     @property
     def score(self) -> float:
@@ -53,8 +56,9 @@ class ProblemResult:
     @property
     def to_implement(self) -> tuple[str, ...]:
         """The stubs still raising NotImplementedError: this problem's own (all of them, in the
-        order the problem declares them), then those of other problems its checks ran into."""
-        seen: dict[str, None] = dict.fromkeys(self.stubs)
+        order the problem declares them), then those of other problems it needs (all of them),
+        then any other its checks ran into."""
+        seen: dict[str, None] = dict.fromkeys(self.stubs + self.prerequisites)
         for check in self.checks:
             if check.not_implemented:
                 seen.setdefault(check.not_implemented, None)

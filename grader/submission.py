@@ -114,7 +114,12 @@ def read(submission: Path) -> Submission:
 
 def own_stubs(problem, stubs: set[tuple[str, str]]) -> tuple[str, ...]:
     """The problem's regions still stubs, as "Qualname in path" (the skeleton's messages)."""
-    return tuple(f"{name} in {path}" for path, name in problem.regions if (path, name) in stubs)
+    return stubs_among(problem.regions, stubs)
+
+
+def stubs_among(regions, stubs: set[tuple[str, str]]) -> tuple[str, ...]:
+    """Those of `regions` still stubs, in their order, as "Qualname in path"."""
+    return tuple(f"{name} in {path}" for path, name in regions if (path, name) in stubs)
 
 
 def definitions(tree: ast.AST) -> list[tuple[int, int, str]]:

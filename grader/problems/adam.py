@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from grader.compare import close
+from grader.problems import op_cases
 from grader.problems import optim_common as common
 from grader.problems.base import Problem, diagnostic, series
 
@@ -15,6 +16,7 @@ PROBLEM = Problem(
     points=7,
     regions=(("needle/optim.py", "Adam.step"),),
     files=("needle/optim.py", "needle/nn/__init__.py", "needle/nn/nn_basic.py"),
+    needs=op_cases.needs_ops(("Negate", "PowerScalar", "EWiseDiv"), backward=False),
     hint="t += 1 once per step; store m and v uncorrected; correct only in the update",
 )
 CONFIGS = {

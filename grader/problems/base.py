@@ -46,6 +46,9 @@ class Problem:
     # student's endless loop costs 20 s instead of a minute.
     timeout: float = 20.0
     hint: str = ""
+    # The regions of OTHER problems this problem's probe runs (its "Relies on"): while they are
+    # stubs, the report lists them all at once as what this problem also needs.
+    needs: tuple[tuple[str, str], ...] = ()
     # The typical exceptions of this problem's code, and what to tell the student about each.
     error_hints: tuple[ErrorHint, ...] = ()
 

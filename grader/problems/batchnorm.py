@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from grader.compare import BACKWARD_HINT, Verdict, close, equal, holds, mismatch
-from grader.problems import live_tensors
+from grader.problems import live_tensors, op_cases
 from grader.problems.base import Check, Problem, series
 
 _NN = "needle/nn/nn_basic.py"
@@ -22,6 +22,9 @@ PROBLEM = Problem(
     points=8,
     regions=((_NN, "BatchNorm1d.__init__"), (_NN, "BatchNorm1d.forward")),
     files=("needle/nn/__init__.py", _NN, "needle/init/__init__.py", "needle/init/init_basic.py"),
+    needs=op_cases.needs_ops(
+        ("Summation", "DivScalar", "BroadcastTo", "Reshape", "Negate", "PowerScalar", "EWiseDiv")
+    ),
     hint="biased batch variance over axis 0; running = (1 - m) * running + m * batch, via .data",
 )
 STEPS = 3

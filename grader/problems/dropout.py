@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from grader.compare import BACKWARD_HINT, close, distinct, holds
+from grader.problems import op_cases
 from grader.problems.base import Problem
 
 _NN = "needle/nn/nn_basic.py"
@@ -20,6 +21,7 @@ PROBLEM = Problem(
     points=4,
     regions=((_NN, "Dropout.forward"),),
     files=("needle/nn/__init__.py", _NN, "needle/init/__init__.py", "needle/init/init_basic.py"),
+    needs=op_cases.needs_ops(("DivScalar",)),
     hint="training: x * randb(p=1-p) / (1-p), one rand call; eval: identity",
 )
 P = 0.3

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from grader.compare import BACKWARD_HINT, close, equal
+from grader.problems import op_cases
 from grader.problems.base import Problem
 
 _NN = "needle/nn/nn_basic.py"
@@ -20,6 +21,9 @@ PROBLEM = Problem(
     points=5,
     regions=((_NN, "LayerNorm1d.__init__"), (_NN, "LayerNorm1d.forward")),
     files=("needle/nn/__init__.py", _NN, "needle/init/__init__.py", "needle/init/init_basic.py"),
+    needs=op_cases.needs_ops(
+        ("Summation", "DivScalar", "BroadcastTo", "Reshape", "Negate", "PowerScalar", "EWiseDiv")
+    ),
     hint="statistics over axis 1 (per row), biased variance, eps inside the square root",
 )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from grader.compare import close, float32_ulps, gradient
+from grader.problems import op_cases
 from grader.problems.base import Problem
 
 _LOG = "needle/ops/ops_logarithmic.py"
@@ -23,6 +24,9 @@ PROBLEM = Problem(
         (_LOG, "LogSoftmax.gradient"),
     ),
     files=(_LOG,),
+    needs=op_cases.needs_ops(
+        ("Exp", "Summation", "Reshape", "BroadcastTo", "Negate", "EWiseDiv"), backward=False
+    ),
     hint="subtract the max before exp; the gradient of logsumexp is the softmax",
 )
 

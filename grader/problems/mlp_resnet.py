@@ -21,6 +21,7 @@ import contextlib
 import numpy as np
 
 from grader.compare import Verdict, close, equal
+from grader.problems import nn_basic
 from grader.problems.base import Check, Problem
 
 _APP = "apps/mlp_resnet.py"
@@ -46,6 +47,7 @@ PROBLEM = Problem(
         "needle/data/__init__.py",
         "needle/data/data_basic.py",
     ),
+    needs=nn_basic.PROBLEM.regions + nn_basic.PROBLEM.needs,
     hint="modules in execution order; epoch: train mode with an optimizer, eval mode without",
 )
 IMPORTS = ("apps.mlp_resnet",)

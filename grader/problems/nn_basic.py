@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from grader.compare import BACKWARD_HINT, close, equal, holds
+from grader.problems import op_cases
 from grader.problems.base import Problem
 
 _NN = "needle/nn/nn_basic.py"
@@ -38,6 +39,18 @@ PROBLEM = Problem(
         "needle/init/__init__.py",
         "needle/init/init_basic.py",
         "needle/init/init_initializers.py",
+    ),
+    needs=op_cases.needs_ops(
+        (
+            "MatMul",
+            "Transpose",
+            "BroadcastTo",
+            "Reshape",
+            "ReLU",
+            "Summation",
+            "PowerScalar",
+            "DivScalar",
+        )
     ),
     hint="Linear: weight (in, out), bias (1, out) broadcast explicitly to the output",
 )

@@ -52,9 +52,26 @@ STUDENT_OPS = (
 )
 
 
-def op_regions(method: str) -> tuple[tuple[str, str], ...]:
-    """The (file, "Op.method") region of every student op."""
-    return tuple((OPS_FILE, f"{name}.{method}") for name in STUDENT_OPS)
+def op_regions(method: str, names: tuple[str, ...] = STUDENT_OPS) -> tuple[tuple[str, str], ...]:
+    """The (file, "Op.method") region of every student op (or of those `names`)."""
+    return tuple((OPS_FILE, f"{name}.{method}") for name in names)
+
+
+# backward() and the topological sort (the autodiff problem's regions).
+AUTODIFF = (
+    ("needle/autograd.py", "compute_gradient_of_variables"),
+    ("needle/autograd.py", "find_topo_sort"),
+    ("needle/autograd.py", "topo_sort_dfs"),
+)
+
+
+def needs_ops(names: tuple[str, ...], backward: bool = True) -> tuple[tuple[str, str], ...]:
+    """The regions of other problems that code built from the ops `names` runs: their computes,
+    and with `backward` their gradients and backward() itself."""
+    regions = op_regions("compute", names)
+    if backward:
+        regions += op_regions("gradient", names) + AUTODIFF
+    return regions
 
 
 def _case(name, call, numpy, shapes, domains=None) -> OpCase:

@@ -22,6 +22,7 @@ PROBLEM = Problem(
     title="Op gradients (gradient)",
     points=12,
     regions=((op_cases.OPS_FILE, "unbroadcast"),) + op_cases.op_regions("gradient"),
+    needs=op_cases.op_regions("compute"),
     hint="gradient() returns one partial adjoint per input, built from needle ops",
     error_hints=(
         ErrorHint(

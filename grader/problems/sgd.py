@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from grader.compare import close
+from grader.problems import op_cases
 from grader.problems import optim_common as common
 from grader.problems.base import Problem, series
 
@@ -15,6 +16,7 @@ PROBLEM = Problem(
     points=6,
     regions=(("needle/optim.py", "SGD.step"),),
     files=("needle/optim.py", "needle/nn/__init__.py", "needle/nn/nn_basic.py"),
+    needs=op_cases.needs_ops(("Negate",), backward=False),
     hint="g = grad + wd * w; u = m * u + (1 - m) * g; w = w - lr * u, all through .data",
 )
 CONFIGS = {

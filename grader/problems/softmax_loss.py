@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from grader.compare import close, gradient
+from grader.problems import op_cases
 from grader.problems.base import Problem
 
 PROBLEM = Problem(
@@ -24,6 +25,7 @@ PROBLEM = Problem(
         "needle/init/__init__.py",
         "needle/init/init_basic.py",
     ),
+    needs=op_cases.needs_ops(("Summation", "EWiseDiv", "DivScalar")),
     hint="mean over the batch of logsumexp(z) - z_y; pick z_y with init.one_hot",
 )
 

@@ -206,3 +206,55 @@ def test_terminal_json_and_gradescope_show_the_same_checks_messages_and_stubs(tm
                 assert f"FAIL {check.name}: {check.message}" in output
                 shown = check.group or check.name
                 assert f"FAIL {shown}" in terminal
+
+
+def test_a_failed_problem_shows_its_hint_and_a_passed_one_does_not(tmp_path):
+    from grader import assign, pipeline
+    from grader import problems as registry
+
+    root = tmp_path / "submission"
+    for package in ("needle", "apps"):
+        shutil.copytree(SOLUTIONS / package, root / package)
+    logarithmic = "needle/ops/ops_logarithmic.py"
+    (root / logarithmic).write_bytes(assign.strip_tree(SOLUTIONS)[logarithmic])
+    result = pipeline.grade(root, ["logsumexp", "sgd"])
+    failed, passed = result.problems
+    text = report.terminal(result)
+    hint = registry.load("logsumexp").PROBLEM.hint
+    assert hint and f"hint: {hint}" in text and f"hint: {hint}" in report.problem_text(failed)
+    assert report.as_json(result)["problems"][0]["hint"] == hint
+    assert f"hint: {registry.load('sgd').PROBLEM.hint}" not in report.problem_text(passed)
+
+
+def test_every_missing_prerequisite_is_listed_at_once_and_labelled(tmp_path):
+    """With its own code done, does a problem name all the other problems' stubs it needs, as
+    such, and never under its own "implement in"?"""
+    from grader import assign, pipeline
+
+    root = tmp_path / "submission"
+    for package in ("needle", "apps"):
+        shutil.copytree(SOLUTIONS / package, root / package)
+    ops = "needle/ops/ops_mathematic.py"
+    (root / ops).write_bytes(assign.strip_tree(SOLUTIONS)[ops])
+    (problem,) = pipeline.grade(root, ["softmax_loss"]).problems
+    lines = report.problem_lines(problem)
+    assert not any(line.strip().startswith("implement in") for line in lines), lines
+    label = "also needs (graded in other problems) in needle/ops/ops_mathematic.py:"
+    start = lines.index(f"    {label}")
+    listed = " ".join(lines[start + 1 : start + 3])
+    for name in (
+        "Summation.compute",
+        "EWiseDiv.compute",
+        "DivScalar.compute",
+        "Summation.gradient",
+    ):
+        assert name in listed, lines
+
+
+def test_a_probe_killed_from_outside_is_not_blamed_on_memory_alone():
+    from grader import judge, submission
+    from grader.runner import RunOutcome
+
+    text = judge.failure_text(RunOutcome(None, returncode=-9), submission.Submission(SOLUTIONS))
+    assert text.startswith("the grading process was killed by SIGKILL (stopped from outside")
+    assert "memory limit of 3 GB is one possible cause" in text and "another process" in text
