@@ -5,6 +5,7 @@ made again later (`python -m grader report RESULTS --out DIR`) without grading a
      "problems": [problem ids graded, in gradebook order],
      "results": [{"submission", "hidden", "seed", "notes": [...],
                   "problems": [{"id", "title", "max_score", "error", "seconds", "stubs": [...],
+                                "prerequisites": [...], "hint",
                                 "checks": [{"name", "passed", "message", "weight",
                                             "not_implemented", "kind", "group", "member"}]}]}]}
 
@@ -47,6 +48,7 @@ def to_dict(result: RunResult) -> dict[str, Any]:
     for problem in result.problems:
         entry = _record(problem)
         entry["stubs"] = list(problem.stubs)
+        entry["prerequisites"] = list(problem.prerequisites)
         entry["checks"] = [_record(check) for check in problem.checks]
         data["problems"].append(entry)
     return data
@@ -106,8 +108,11 @@ def from_dict(data: Any, where: str = "result") -> RunResult:
             _build(CheckResult, check, f"{here}.checks[{c}]")
             for c, check in enumerate(_list(problem.get("checks", []), f"{here}.checks"))
         )
-        stubs = _strings(problem.get("stubs", []), f"{here}.stubs")
-        problems.append(_build(ProblemResult, problem, here, {"checks": checks, "stubs": stubs}))
+        lists = {
+            name: _strings(problem.get(name, []), f"{here}.{name}")
+            for name in ("stubs", "prerequisites")
+        }
+        problems.append(_build(ProblemResult, problem, here, {"checks": checks, **lists}))
     notes = _strings(data.get("notes", []), f"{where}.notes")
     return _build(RunResult, data, where, {"problems": tuple(problems), "notes": notes})
 
