@@ -81,6 +81,8 @@ class UidPool:
             raise ValueError("the probe id pool is empty")
         self.ids = list(ids)
         self.locks = locks
+        # Ids this process has swept since it leased them; each lease sweeps when it ends.
+        self._swept: set[int] = set()
 
     def _claim(self) -> tuple[int, int] | None:
         for number in self.ids:
@@ -101,7 +103,9 @@ class UidPool:
             claimed = self._claim()
         number, descriptor = claimed
         try:
-            sweep(number)  # what a grader that died with this id may have left
+            if number not in self._swept:  # what a grader that died with this id may have left
+                sweep(number)
+                self._swept.add(number)
             yield number
         finally:
             try:
@@ -131,14 +135,15 @@ def processes_of(uid: int) -> list[int]:
             continue
         try:
             with open(f"/proc/{entry.name}/status", "rb") as status:
-                text = status.read(4096).decode(errors="replace")
+                text = status.read(2048)
         except OSError:
             continue
-        fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
-        uids = fields.get("Uid", "").split()
-        if fields.get("State", "").strip().startswith("Z"):
+        # "State:\tS (sleeping)" comes before "Uid:\treal\teffective\tsaved\tfs".
+        start = text.find(b"\nUid:")
+        if start < 0 or b"\nState:\tZ" in text[:start]:
             continue
-        if uids and uid in (int(uids[0]), int(uids[1])):
+        real, effective = text[start + 5 :].split(None, 2)[:2]
+        if uid in (int(real), int(effective)):
             found.append(int(entry.name))
     return found
 
