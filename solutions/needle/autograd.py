@@ -136,14 +136,23 @@ class Value:
     @classmethod
     def make_from_op(cls, op: Op, inputs: list[Value]) -> Value:
         """`op` applied to `inputs`: computed now unless LAZY_MODE, detached if no gradient."""
+        if LAZY_MODE:
+            value = cls.__new__(cls)
+            value._init(op, list(inputs))
+            return value
+        arrays = []
+        requires_grad = False
+        for x in inputs:
+            data = x.cached_data
+            arrays.append(data if data is not None else x.realize_cached_data())
+            requires_grad = requires_grad or x.requires_grad
+        data = op.compute(*arrays)
         value = cls.__new__(cls)
-        value._init(op, list(inputs))
-        if not LAZY_MODE:
-            value.realize_cached_data()
-            if not value.requires_grad:
-                # Nothing will ever differentiate through it: drop the graph behind it.
-                value.op = None
-                value.inputs = []
+        if requires_grad:
+            value._init(op, list(inputs), cached_data=data, requires_grad=True)
+        else:
+            # Nothing will ever differentiate through it: keep no graph behind it.
+            value._init(None, [], cached_data=data, requires_grad=False)
         return value
 
 
@@ -221,7 +230,9 @@ class Tensor(Value):
         """A leaf Tensor holding `data` (a Tensor's array, or an array) without copying."""
         if isinstance(data, Tensor):
             data = data.realize_cached_data()
-        return super().make_const(data, requires_grad=requires_grad)
+        value = cls.__new__(cls)
+        value._init(None, [], cached_data=data, requires_grad=requires_grad)
+        return value
 
     @property
     def data(self) -> Tensor:
@@ -244,11 +255,13 @@ class Tensor(Value):
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return self.realize_cached_data().shape
+        data = self.cached_data
+        return (data if data is not None else self.realize_cached_data()).shape
 
     @property
     def dtype(self) -> numpy.dtype:
-        return self.realize_cached_data().dtype
+        data = self.cached_data
+        return (data if data is not None else self.realize_cached_data()).dtype
 
     @property
     def device(self) -> Device:

@@ -412,12 +412,13 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
         raise ValueError(f"matmul: needs at least 2 dimensions on each side: {a.shape} @ {b.shape}")
     if a.shape[-1] != b.shape[-2]:
         raise ValueError(f"matmul: inner dimensions differ: {a.shape} @ {b.shape}")
-    try:
-        array_api.broadcast_shapes(a.shape[:-2], b.shape[:-2])
-    except ValueError:
-        raise ValueError(
-            f"matmul: batch dimensions do not broadcast: {a.shape} @ {b.shape}"
-        ) from None
+    if a.shape[:-2] != b.shape[:-2]:
+        try:
+            array_api.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        except ValueError:
+            raise ValueError(
+                f"matmul: batch dimensions do not broadcast: {a.shape} @ {b.shape}"
+            ) from None
     return MatMul()(a, b)
 
 
@@ -522,6 +523,8 @@ def _size(shape: Shape) -> int:
 
 def _broadcastable(source: Shape, target: Shape) -> bool:
     """Whether numpy's rules broadcast `source` to exactly `target`."""
+    if source == target:
+        return True
     if len(source) > len(target):
         return False
     trailing = target[len(target) - len(source) :]
