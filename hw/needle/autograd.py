@@ -276,11 +276,16 @@ class Tensor(Value):
         return array_api.asarray(self.realize_cached_data())
 
     def backward(self, out_grad: Tensor | None = None) -> None:
-        """Set `.grad` on every node this tensor depends on; `out_grad` defaults to ones."""
+        """Set `.grad` on every node this tensor depends on; `out_grad` defaults to ones.
+
+        The gradient of a leaf that requires one (a parameter, an input Tensor) keeps its graph,
+        so it can be differentiated again; every other node's `.grad` is stored detached.
+        """
         if out_grad is None:
             ones = array_api.ones(self.shape, dtype=self.dtype)
             out_grad = Tensor(ones, device=self.device, requires_grad=False)
         compute_gradient_of_variables(self, out_grad)
+        _detach_inner_gradients(self)
 
     def __repr__(self) -> str:
         return "needle.Tensor(" + str(self.realize_cached_data()) + ")"
@@ -368,6 +373,29 @@ def topo_sort_dfs(node: Value, visited: set[Value], topo_order: list[Value]) -> 
     ### BEGIN YOUR SOLUTION
     raise NotImplementedError("topo_sort_dfs in needle/autograd.py")
     ### END YOUR SOLUTION
+
+
+def _detach_inner_gradients(output: Value) -> None:
+    """Replace the `.grad` of every node behind `output`, except the leaves that require a
+    gradient, by the same values without a graph.
+
+    The gradient of an inner node is built from the nodes after it (d exp(a) = g * exp(a) uses
+    the output), which lead back to the node itself: a reference cycle, which would keep the
+    whole step alive until Python's cycle collector runs. Without those cycles, a step's tensors
+    are freed by reference counting as soon as the loss and the leaves' gradients are dropped.
+    """
+    visited = {output}
+    stack = [output]
+    while stack:
+        node = stack.pop()
+        grad = node.__dict__.get("grad")
+        if isinstance(grad, Value) and grad.op is not None:
+            if node.op is not None or not node.requires_grad:
+                node.grad = grad.detach()
+        for input_node in node.inputs:
+            if input_node not in visited:
+                visited.add(input_node)
+                stack.append(input_node)
 
 
 def sum_node_list(node_list: list[Value]) -> Value:

@@ -150,6 +150,29 @@ def test_gradient_graph_is_differentiable(fn, shapes):
     check_gradient_of_gradient(fn, *arrays)
 
 
+def test_backward_keeps_the_graph_of_leaf_gradients_and_stores_the_others_detached():
+    """Does backward() leave every .grad with the values compute_gradient_of_variables sets,
+    a graph on the gradients of leaves that require one, and none on inner nodes and constants
+    (whose graphs would lead back to the node itself: a reference cycle)?"""
+
+    def graph():
+        x, w = ndl.Tensor(randn(3, 4)), ndl.Tensor(randn(4, 2, seed=1))
+        c = constant(randn(3, 2, seed=2))
+        h = ndl.exp(x @ w)
+        out = (h * c).sum()
+        return x, w, c, h, out
+
+    x, w, c, h, out = graph()
+    out.backward()
+    rx, rw, rc, rh, rout = graph()
+    autograd.compute_gradient_of_variables(rout, constant(np.ones(())))
+    for node, reference in [(x, rx), (w, rw), (c, rc), (h, rh), (out, rout)]:
+        assert_shape_then_values(node.grad, reference.grad.numpy())
+    assert x.grad.op is not None and w.grad.op is not None
+    assert h.grad.op is None and not h.grad.requires_grad
+    assert c.grad.op is None and out.grad.op is None
+
+
 # ---------------------------------------------------------------- Tensor semantics
 
 

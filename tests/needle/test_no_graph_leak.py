@@ -48,3 +48,55 @@ def test_two_hundred_training_steps_keep_the_live_tensor_count_flat(make_optimiz
     assert after_200 == after_10, (
         f"live Values grew from {after_10} after step 10 to {after_200} after step 200"
     )
+
+
+def counts_without_the_cycle_collector(make_optimizer, steps=60):
+    """Train with gc disabled, each step on a fresh batch (as the DataLoader gives them).
+
+    Returns (baseline, state, held, freed): the live-Value count before training, the number of
+    optimizer-state tensors, and per step the count right after `opt.step(); del loss` (the
+    parameters' .grad still hold this step's graph) and after `opt.reset_grad()` (they do not).
+    """
+    np.random.seed(0)
+    model = nn.Sequential(
+        nn.Linear(8, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Dropout(0.1),
+        nn.Linear(16, 16), nn.LayerNorm1d(16), nn.ReLU(), nn.Linear(16, 4),
+    )  # fmt: skip
+    opt = make_optimizer(model.parameters())
+    loss_fn = nn.SoftmaxLoss()
+    held, freed = [], []
+    gc.collect()
+    gc.disable()
+    try:
+        baseline = autograd.TENSOR_COUNTER
+        for _ in range(steps):
+            x = ndl.Tensor.make_const(np.random.randn(32, 8).astype(np.float32))
+            y = ndl.Tensor.make_const(np.random.randint(0, 4, 32).astype(np.uint8))
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            assert all(p.grad is not None and p.grad.shape == p.shape for p in opt.params)
+            opt.step()
+            del x, y, loss
+            held.append(autograd.TENSOR_COUNTER)
+            opt.reset_grad()
+            freed.append(autograd.TENSOR_COUNTER)
+        state = sum(len(getattr(opt, name, {})) for name in ("u", "m", "v"))
+    finally:
+        gc.enable()
+    return baseline, state, held, freed
+
+
+@pytest.mark.parametrize("make_optimizer", [
+    lambda ps: optim.SGD(ps, lr=0.01, momentum=0.9, weight_decay=1e-3),
+    lambda ps: optim.Adam(ps, lr=0.001, weight_decay=1e-3),
+], ids=["SGD-momentum", "Adam"])  # fmt: skip
+def test_every_tensor_of_a_step_is_freed_by_reference_counting(make_optimizer):
+    """With the cycle collector off, does the count return to the parameters, running statistics
+    and optimizer state once the loss is deleted and the gradients reset, at every step?"""
+    baseline, state, held, freed = counts_without_the_cycle_collector(make_optimizer)
+    assert state > 0
+    assert freed == [baseline + state] * len(freed), (
+        f"live Values after reset_grad(): {freed[:3]} ... {freed[-3:]}, expected "
+        f"{baseline} before training + {state} optimizer state tensors"
+    )
+    assert held[1:] == [held[1]] * (len(held) - 1), f"held by .grad: {held[:3]} ... {held[-3:]}"
