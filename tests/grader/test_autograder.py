@@ -423,7 +423,7 @@ def test_hidden_tests_never_show_expected_values(bundle, tmp_path):
     root = unpack(bundle, tmp_path)
     copy_packages(ROOT / "solutions", root / "submission")
     ops = root / "submission" / "needle" / "ops" / "ops_mathematic.py"
-    line = "return array_api.power(a, self.scalar)"
+    line = "return a**self.scalar"
     assert ops.read_text().count(line) == 1
     ops.write_text(ops.read_text().replace(line, f"{line} * 1.5"))
     results = run_autograder(root)
