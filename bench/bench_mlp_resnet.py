@@ -17,7 +17,9 @@ needle's time is `apps.mlp_resnet.epoch` with `needle.data.DataLoader`; PyTorch'
 same numpy arrays and wraps them with `torch.from_numpy`. Dropout masks differ (each library draws
 its own). Model creation and data loading from disk are not timed. Each time is the median of
 `--runs` epochs, each on a freshly initialised model, after one warm-up epoch; needle's and
-PyTorch's runs alternate, so that a load on the machine hits both alike.
+PyTorch's runs alternate, so that a load on the machine hits both alike. Both the wall time and
+the process's CPU time are reported: on a machine shared with other work, the CPU time (the time
+the process actually ran) is the steadier of the two.
 
 For needle, two more (untimed) epochs of each case are instrumented, with Python's cycle collector
 on and off: the Tensors made per training step, the peak memory numpy and Python allocate during
@@ -41,7 +43,12 @@ import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "solutions"))
+# --library DIR: the folder holding needle/ and apps/ (default solutions/), e.g. a checkout of an
+# older commit to compare against; read before needle is imported.
+_early = argparse.ArgumentParser(add_help=False)
+_early.add_argument("--library", type=Path, default=ROOT / "solutions")
+LIBRARY = _early.parse_known_args()[0].library.resolve()
+sys.path.insert(0, str(LIBRARY))
 
 import needle as ndl  # noqa: E402
 from apps.mlp_resnet import MLPResNet, epoch  # noqa: E402
@@ -100,11 +107,11 @@ def needle_setup(case: Case, seed: int):
 
 
 def time_needle(case: Case, seed: int) -> tuple[float, float, float]:
-    """(seconds, error, loss) of one training epoch of a fresh needle model."""
+    """(wall seconds, CPU seconds, error, loss) of one training epoch of a fresh needle model."""
     model, opt, loader = needle_setup(case, seed)
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     error, loss = epoch(loader, model, opt)
-    return time.perf_counter() - start, error, loss
+    return time.perf_counter() - start, time.process_time() - start_cpu, error, loss
 
 
 def to_torch(module, torch):
@@ -145,13 +152,14 @@ def TorchResidual(fn, torch):
 
 
 def time_torch(case: Case, seed: int, torch) -> tuple[float, float, float]:
-    """(seconds, error, loss) of the same epoch in PyTorch, from the same initial weights."""
+    """(wall seconds, CPU seconds, error, loss) of the same epoch in PyTorch, from the same
+    initial weights."""
     model = to_torch(needle_model(case.images.shape[1], seed), torch)
     model.train()
     opt = torch.optim.Adam(model.parameters(), lr=LR, weight_decay=WEIGHT_DECAY)
     images, labels = case.images, case.labels.astype(np.int64)
     n = len(labels)
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     np.random.seed(4)
     order = np.random.permutation(n)
     num_errors, total_loss = 0, 0.0
@@ -165,12 +173,13 @@ def time_torch(case: Case, seed: int, torch) -> tuple[float, float, float]:
         opt.step()
         num_errors += int((logits.detach().argmax(dim=1) != y).sum())
         total_loss += loss.item() * len(indices)
-    return time.perf_counter() - start, num_errors / n, total_loss / n
+    wall, cpu = time.perf_counter() - start, time.process_time() - start_cpu
+    return wall, cpu, num_errors / n, total_loss / n
 
 
-def alternate(runs: dict, repeats: int) -> dict[str, tuple[float, float, float]]:
-    """Per library: median time over `repeats` epochs (after one warm-up each, the libraries
-    taking turns), and the error and loss of its last epoch."""
+def alternate(runs: dict, repeats: int) -> dict[str, tuple[float, float, float, float]]:
+    """Per library: median wall and CPU time over `repeats` epochs (after one warm-up each, the
+    libraries taking turns), and the error and loss of its last epoch."""
     for run in runs.values():
         run(seed=0)
     results: dict[str, list] = {name: [] for name in runs}
@@ -178,7 +187,12 @@ def alternate(runs: dict, repeats: int) -> dict[str, tuple[float, float, float]]
         for name, run in runs.items():
             results[name].append(run(seed=seed))
     return {
-        name: (statistics.median(r[0] for r in rs), rs[-1][1], rs[-1][2])
+        name: (
+            statistics.median(r[0] for r in rs),
+            statistics.median(r[1] for r in rs),
+            rs[-1][2],
+            rs[-1][3],
+        )
         for name, rs in results.items()
     }
 
@@ -269,6 +283,9 @@ def main() -> int:
     parser.add_argument("--mnist-dir", type=Path, default=ROOT / "data" / "mnist")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--cases", default="digits,mnist", help="comma-separated: digits,mnist")
+    parser.add_argument(
+        "--library", type=Path, default=ROOT / "solutions", help="folder with needle/ and apps/"
+    )
     args = parser.parse_args()
     makers = {
         "digits": lambda: digits_case(args.data_dir),
@@ -286,7 +303,7 @@ def main() -> int:
         print(f"MLPResNet(dim, {HIDDEN}, {BLOCKS} blocks), one training epoch, batch {BATCH},")
         print(f"  Adam lr {LR} wd {WEIGHT_DECAY}, float32; median of {args.runs} epochs after a")
         print("  warm-up, fresh model each, needle and PyTorch taking turns")
-        print(f"  numpy {np.__version__}; BLAS thread pools: {pools()}")
+        print(f"  needle from {LIBRARY}; numpy {np.__version__}; BLAS thread pools: {pools()}")
         if torch is None:
             print("  PyTorch is not installed (`make torch`): needle alone.")
         else:
@@ -300,14 +317,15 @@ def main() -> int:
             if torch is not None:
                 runs["PyTorch"] = lambda seed, case=case: time_torch(case, seed, torch)
             results = alternate(runs, args.runs)
-            for name, (seconds, error, loss) in results.items():
+            for name, (wall, cpu, error, loss) in results.items():
                 print(
-                    f"  {name:8s}: {seconds * 1000:8.1f} ms   "
+                    f"  {name:8s}: {wall * 1000:8.1f} ms wall, {cpu * 1000:8.1f} ms CPU   "
                     f"(train error {error:.4f}, loss {loss:.4f})"
                 )
             if torch is not None:
-                ratio = results["needle"][0] / results["PyTorch"][0]
-                print(f"  ratio needle / PyTorch: {ratio:.2f}")
+                wall_ratio = results["needle"][0] / results["PyTorch"][0]
+                cpu_ratio = results["needle"][1] / results["PyTorch"][1]
+                print(f"  ratio needle / PyTorch: {wall_ratio:.2f} wall, {cpu_ratio:.2f} CPU")
             report_needle_steps(case)
     return 0
 
