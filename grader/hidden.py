@@ -31,8 +31,9 @@ def exposure_warning(solutions: Path = references.SOLUTIONS) -> str:
     return f"{folder} is readable by other users; `chmod -R go-rwx {folder}` keeps it from probes"
 
 
-def reference_outputs(case: Case, timeout_scale: float = 1.0):
-    """(outputs, "") computed by running solutions/ on this case, or (None, why not)."""
+def reference_outputs(case: Case, timeout_scale: float = 1.0, tree=None):
+    """(outputs, "") computed by running solutions/ on this case, or (None, why not); `tree`:
+    solutions/ already read (see references.reference_case)."""
     if not (references.SOLUTIONS / "needle").is_dir():
         return None, "hidden cases need solutions/ (instructors only)"
-    return references.reference_case(case, references.SOLUTIONS, timeout_scale)
+    return references.reference_case(case, references.SOLUTIONS, timeout_scale, tree)

@@ -58,7 +58,10 @@ def hidden_suite(seed: int, problem_ids=None, timeout_scale: float = 1.0) -> Sui
     from grader import hidden  # instructor-only: not in the student release
 
     ids = tuple(problem_ids) if problem_ids else None
-    return Suite(seed, lambda case: hidden.reference_outputs(case, timeout_scale), True, ids)
+    tree = None
+    if (references.SOLUTIONS / "needle").is_dir():
+        tree = submission.read(references.SOLUTIONS)  # read here, not in the pool's threads
+    return Suite(seed, lambda case: hidden.reference_outputs(case, timeout_scale, tree), True, ids)
 
 
 def answers_suite(seed: int, answers: Path, problem_ids=None) -> Suite:

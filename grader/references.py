@@ -54,9 +54,16 @@ def public_outputs(case: Case, path: Path = PUBLIC_FILE):
     }, ""
 
 
-def reference_case(case: Case, solutions: Path = SOLUTIONS, timeout_scale: float = 1.0):
-    """Run the reference solutions on one case: (outputs, "") or (None, what went wrong)."""
-    tree = submission.read(solutions)
+def reference_case(
+    case: Case,
+    solutions: Path = SOLUTIONS,
+    timeout_scale: float = 1.0,
+    tree: submission.Submission | None = None,
+):
+    """Run the reference solutions on one case: (outputs, "") or (None, what went wrong).
+    `tree`: the solutions already read (callers running cases in threads read them once first:
+    CPython 3.11's ast.parse can fail spuriously in threads, gh-106905)."""
+    tree = tree if tree is not None else submission.read(solutions)
     outcome = runner.run_case(case, tree, timeout_scale, trusted=True)
     if outcome.output is None:
         failure = judge.failure_text(outcome, tree)
@@ -73,8 +80,9 @@ def compute_cases(
     cases: list[Case], solutions: Path = SOLUTIONS, jobs: int = 2
 ) -> list[tuple[dict[str, np.ndarray] | None, str]]:
     """`reference_case` of every case, `jobs` at a time, in the order of `cases`."""
+    tree = submission.read(solutions)  # here, not in the threads
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        return list(pool.map(lambda case: reference_case(case, solutions), cases))
+        return list(pool.map(lambda case: reference_case(case, solutions, tree=tree), cases))
 
 
 def as_arrays(cases: list[Case], outputs: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
