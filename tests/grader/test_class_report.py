@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from browser import find_browser
 
 from grader import REPO_ROOT, batch, class_report, judge
 from grader.class_report import analysis, messages, names, store
@@ -399,19 +400,6 @@ def test_hidden_seed_is_not_in_the_report(tmp_path):
 
 
 # ----- a real browser ---------------------------------------------------------------------------
-
-
-def find_browser() -> tuple[str, str]:
-    """(Chromium, chromedriver) on the PATH, or skip saying how to install them."""
-    browsers = [shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome")]
-    browser = next((path for path in browsers if path), None)
-    driver = shutil.which("chromedriver")
-    if browser is None or driver is None:
-        pytest.skip(
-            "no Chromium browser and chromedriver on the PATH: install them "
-            "(Debian/Ubuntu: `apt-get install chromium chromium-driver`, as .ci/run does)"
-        )
-    return browser, driver
 
 
 def open_in_browser(html_file: Path, artifact: Path) -> tuple[list, list[dict], np.ndarray]:

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from browser import find_browser
 
 from grader import release
 
@@ -63,19 +64,6 @@ LAB_SETTINGS = {
         "checkForUpdates": False,
     },
 }
-
-
-def find_browser() -> tuple[str, str]:
-    """(Chromium, chromedriver) on the PATH, or skip saying how to install them."""
-    browsers = [shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome")]
-    browser = next((path for path in browsers if path), None)
-    driver = shutil.which("chromedriver")
-    if browser is None or driver is None:
-        pytest.skip(
-            "no Chromium browser and chromedriver on the PATH: install them "
-            "(Debian/Ubuntu: `apt-get install chromium chromium-driver`, as .ci/run does)"
-        )
-    return browser, driver
 
 
 def free_port() -> int:
