@@ -15,7 +15,7 @@ PROBLEM ?=
 JOBS ?= 2
 DIGITS := data/digits/train-images-idx3-ubyte.gz
 
-.PHONY: venv grade batch test test-fast lint hw references release autograder prairielearn data train bench bench-batch notebooks lab torch clean help
+.PHONY: venv grade batch test test-fast lint hw references release autograder prairielearn data train bench bench-batch notebooks lab torch selftest check-problem clean help
 
 help:
 	@echo "make grade       grade hw/ (PROBLEM=id for one problem, SUBMISSION=dir for another folder)"
@@ -26,6 +26,9 @@ help:
 	@echo "make data        write the offline digits data set (MNIST format) to data/digits/"
 	@echo "make hw          regenerate the skeleton hw/ from solutions/"
 	@echo "make references  regenerate the grader's public reference outputs"
+	@echo "make selftest    grade solutions/ with every planted mistake and correct alternative"
+	@echo "                 (PROBLEM=id for one problem's; exit 1 on a miss or a false rejection)"
+	@echo "make check-problem ID=id  what the full tests would find for one problem, in a minute"
 	@echo "make release     build the student release in dist/"
 	@echo "make train       train the reference MLPResNet on the digits data"
 	@echo "make autograder  build the Gradescope bundle dist/autograder.zip (SEED=n fixes the hidden seed)"
@@ -76,6 +79,11 @@ batch: $(STAMP)
 
 references: $(STAMP)
 	$(PYTHON) -m grader references
+
+# Instructors: how strong is each problem's grading (planted mistakes caught, correct variants kept,
+# the two canaries, the release's leak scan). PROBLEM=id for one problem's patches.
+selftest: $(STAMP)
+	$(PYTHON) -m grader selftest --jobs $(JOBS) $(if $(PROBLEM),--problem $(PROBLEM))
 
 # The release ships the public references: refuse it when they are stale.
 release: $(STAMP)

@@ -21,6 +21,10 @@ COMMANDS = {
     "references": ("grader.references", "regenerate the public reference outputs from solutions/"),
     "assign": ("grader.assign", "generate the skeleton hw/ from solutions/"),
     "release": ("grader.release", "build the student release in dist/"),
+    "selftest": (
+        "grader.selftest",
+        "grade solutions/ with each planted mistake and correct alternative applied",
+    ),
     "data": ("grader.digits", "write the offline digits data set in MNIST format"),
     "autograder": ("grader.autograder", "build the Gradescope autograder bundle"),
     "classroom": ("grader.classroom", "grade hw/ for GitHub Classroom (the release's workflow)"),
@@ -35,6 +39,7 @@ GRADING_COMMANDS = {
     "grade",
     "batch",
     "references",
+    "selftest",
     "autograder",
     "classroom",
     "prairielearn",

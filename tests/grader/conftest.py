@@ -27,6 +27,8 @@ from grader import problems as registry
 from grader.assign import strip_tree, write_tree
 from grader.problems import PROBLEM_IDS
 from grader.results import RunResult
+from grader.selftest import patches
+from grader.selftest.patches import Patch
 
 ROOT = Path(__file__).resolve().parents[2]
 SOLUTIONS = ROOT / "solutions"
@@ -75,6 +77,22 @@ def grade_edited(tmp_path: Path):
         root = copy_solutions(tmp_path / f"edit{len(list(tmp_path.iterdir()))}")
         edit_file(root / path, old, new)
         result = pipeline.grade(root, problems, **kwargs)
+        if full:
+            return result
+        return {problem.id: problem.score for problem in result.problems}
+
+    return run
+
+
+@pytest.fixture
+def grade_patch(tmp_path: Path):
+    """grade_patch(patch, problems=None, full=False) -> {problem id: score} (or the RunResult):
+    a copy of solutions/ with one self-test patch (grader.selftest.patches) applied, graded."""
+
+    def run(patch: Patch, problems=None, full: bool = False) -> dict[str, float] | RunResult:
+        root = copy_solutions(tmp_path / f"{patch.id}{len(list(tmp_path.iterdir()))}")
+        patches.apply(patch, root)
+        result = pipeline.grade(root, problems)
         if full:
             return result
         return {problem.id: problem.score for problem in result.problems}
