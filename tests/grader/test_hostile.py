@@ -14,17 +14,22 @@ import sys
 import pytest
 
 from grader import REPO_ROOT, pipeline, runner, sandbox
+from grader.selftest import patches
 
-ADAM_STEP = "        self.t += 1\n"
-SGD_STEP = "### BEGIN YOUR SOLUTION\n        for w in self.params:"
 FAST = 0.25  # time limits scaled down (5 s instead of 20 s) for the hanging submissions
-DROPOUT_FORWARD = "    def forward(self, x: Tensor) -> Tensor:\n        ### BEGIN YOUR SOLUTION\n"
+OPTIM = "needle/optim.py"
 
 
-def edit_file(path, old, new):
-    text = path.read_text()
-    assert text.count(old) == 1, f"{path}: expected exactly one {old!r}"
-    path.write_text(text.replace(old, new))
+def first_in(root, path, qualname, code):
+    """Put `code` first in the solution region of `qualname` in `root/path`."""
+    target = root / path
+    target.write_text(patches.insert_at_region_start(target.read_text(), path, qualname, code))
+
+
+def edit_in(root, path, qualname, old, new):
+    """Replace `old` (once in the region of `qualname`) by `new` in `root/path`."""
+    target = root / path
+    target.write_text(patches.edit_region(target.read_text(), path, qualname, old, new))
 
 
 def graded(root, problems, **kwargs):
@@ -59,14 +64,7 @@ def test_failing_import_runs_one_probe_and_fails_every_problem_alike(solutions_c
 
 
 def test_hang_in_one_method_costs_only_its_problem(solutions_copy):
-    edit_file(
-        solutions_copy / "needle/optim.py",
-        SGD_STEP,
-        SGD_STEP.replace(
-            "### BEGIN YOUR SOLUTION\n",
-            "### BEGIN YOUR SOLUTION\n        while True:\n            pass\n",
-        ),
-    )
+    first_in(solutions_copy, OPTIM, "SGD.step", "while True:\n    pass")
     result = graded(solutions_copy, ["sgd", "adam"], timeout_scale=FAST)
     assert result["sgd"].score == 0 and "did not finish" in result["sgd"].error
     assert result["adam"].score == result["adam"].max_score
@@ -76,10 +74,8 @@ def test_hang_names_the_function_and_line_where_it_stopped(solutions_copy):
     """Does a timeout say where the student's code was looping when it was stopped?"""
     path = solutions_copy / "needle/nn/nn_basic.py"
     text = path.read_text()
-    start = text.index("class Dropout")
-    loop = DROPOUT_FORWARD + "        while True:\n            pass\n"
-    path.write_text(text[:start] + text[start:].replace(DROPOUT_FORWARD, loop, 1))
-    after = text[:start].count("\n")
+    after = text[: text.index("class Dropout")].count("\n")
+    first_in(solutions_copy, "needle/nn/nn_basic.py", "Dropout.forward", "while True:\n    pass")
     lines = path.read_text().splitlines()
     loop_line = next(n for n in range(after, len(lines)) if lines[n].strip() == "while True:") + 1
     error = graded(solutions_copy, ["dropout"], timeout_scale=FAST)["dropout"].error
@@ -97,8 +93,10 @@ def test_hang_at_import_names_the_file_and_line(solutions_copy):
 
 def test_crash_reports_exception_and_student_file_line(solutions_copy):
     path = solutions_copy / "needle/ops/ops_logarithmic.py"
-    edit_file(
-        path,
+    edit_in(
+        solutions_copy,
+        "needle/ops/ops_logarithmic.py",
+        "LogSumExp.compute",
         "z_max = array_api.max(Z, axis=self.axes, keepdims=True)",
         'raise RuntimeError("boom")',
     )
@@ -123,17 +121,18 @@ def test_exit_at_import_reports_nothing_and_scores_zero(solutions_copy):
 
 
 def test_exit_inside_a_method_costs_only_its_problem(solutions_copy):
-    edit_file(solutions_copy / "needle/optim.py", ADAM_STEP, "        import os; os._exit(0)\n")
+    first_in(solutions_copy, OPTIM, "Adam.step", "import os; os._exit(0)")
     result = graded(solutions_copy, ["adam", "sgd"])
     assert result["adam"].score == 0 and result["adam"].error
     assert result["sgd"].score == result["sgd"].max_score
 
 
 def test_fifty_gigabyte_allocation_fails_only_its_problem(solutions_copy):
-    edit_file(
-        solutions_copy / "needle/optim.py",
-        ADAM_STEP,
-        ADAM_STEP + "        import numpy; numpy.ones(50 * 2**30, dtype=numpy.uint8)\n",
+    first_in(
+        solutions_copy,
+        OPTIM,
+        "Adam.step",
+        "import numpy; numpy.ones(50 * 2**30, dtype=numpy.uint8)",
     )
     result = graded(solutions_copy, ["adam", "sgd"])
     assert result["adam"].score == 0
@@ -147,11 +146,8 @@ def test_monkeypatched_numpy_comparisons_do_not_help(solutions_copy):
         "import numpy\nnumpy.allclose = lambda *a, **k: True\n"
         "numpy.array_equal = lambda *a, **k: True\nnumpy.isclose = lambda *a, **k: True\n",
     )
-    edit_file(  # Adam without bias correction
-        solutions_copy / "needle/optim.py",
-        "m_hat = m / (1 - self.beta1**self.t)",
-        "m_hat = m",
-    )
+    # Adam without bias correction
+    edit_in(solutions_copy, OPTIM, "Adam.step", "m_hat = m / (1 - self.beta1**self.t)", "m_hat = m")
     result = graded(solutions_copy, ["adam"])
     assert result["adam"].score < result["adam"].max_score
 
@@ -163,9 +159,7 @@ def test_fake_score_lines_on_stdout_are_ignored(solutions_copy):
         f"print('Total: 100/100')\nprint({json.dumps(json.dumps(fake))})\n"
         "import sys\nprint('Score for adam: 7/7', file=sys.stderr)\n",
     )
-    edit_file(
-        solutions_copy / "needle/optim.py", "m_hat = m / (1 - self.beta1**self.t)", "m_hat = m"
-    )
+    edit_in(solutions_copy, OPTIM, "Adam.step", "m_hat = m / (1 - self.beta1**self.t)", "m_hat = m")
     completed = subprocess.run(
         [
             sys.executable,
@@ -212,13 +206,9 @@ def test_symlinked_package_is_not_followed(tmp_path):
     assert result["ops_forward"].score == 0
 
 
-SGD_HOSTILE = "### BEGIN YOUR SOLUTION\n"
-
-
 def hostile_sgd(root, code):
-    """Make SGD.step run `code` (indented to the method body) first."""
-    body = "".join(f"        {line}\n" for line in code.strip().splitlines())
-    edit_file(root / "needle/optim.py", SGD_STEP, SGD_STEP.replace(SGD_HOSTILE, SGD_HOSTILE + body))
+    """Make SGD.step run `code` first."""
+    first_in(root, OPTIM, "SGD.step", code)
 
 
 def sgd_messages(root):
