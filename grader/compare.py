@@ -117,6 +117,20 @@ def mismatch(
     )
 
 
+def elements_off(got: np.ndarray, expected: np.ndarray, rtol: float, atol: float) -> np.ndarray:
+    """A boolean array of `expected`'s shape: the elements `mismatch` holds against `got` (same
+    shapes only): |got - expected| > atol + rtol |expected| where the expected value is finite,
+    a NaN or inf where a finite value was expected, and any other value where a non-finite one
+    was. Its count is the "(N of M elements off)" of a public-case message."""
+    got64 = np.asarray(got, dtype=np.float64)
+    expected64 = np.asarray(expected, dtype=np.float64)
+    finite = np.isfinite(expected64)
+    with np.errstate(invalid="ignore"):
+        error = np.abs(got64 - expected64)
+        beyond = ~np.isfinite(got64) | (error > atol + rtol * np.abs(expected64))
+    return np.where(finite, beyond, got64 != expected64)
+
+
 def _with_hint(text: str, hint: str) -> str:
     return f"{text}; hint: {hint}" if hint else text
 
@@ -234,7 +248,8 @@ def gradient(
             "first"
         )
 
-    return Check(name, (output,), judge, weight)
+    # The tolerance, for views that show more than the message (the notebook's gradient pictures).
+    return Check(name, (output,), judge, weight, extra={"gradient": tol})
 
 
 def holds(

@@ -13,7 +13,9 @@ JupyterLab's Run All (which stops at the first cell that raises) reaches every c
 `check("logsumexp")`, a check cell, grades ONE problem of the submission the notebook imported
 needle from, in the same isolated way as `make grade` (a fresh process; the notebook's own,
 possibly modified, needle is never trusted), prints that problem's report and ends with the line
-`Score for <id>: <score>/<max_score>`.
+`Score for <id>: <score>/<max_score>`. Between the two, when a gradient check failed on the
+public case, a picture of the expected and the student's gradient and their difference, the
+elements off outlined (grader.gradient_view); never for hidden cases.
 """
 
 from __future__ import annotations
@@ -53,19 +55,39 @@ def default_submission() -> Path:
     return kit_root() / library
 
 
-def check(problem_id: str, submission: str | Path | None = None) -> ProblemResult | None:
-    """Grade one problem and print its report; where grading cannot run (native Windows), print
-    the one sentence saying so and where to run instead, and return None."""
+def check(
+    problem_id: str,
+    submission: str | Path | None = None,
+    *,
+    hidden: bool = False,
+    seed: int | None = None,
+) -> ProblemResult | None:
+    """Grade one problem and print its report, then, for a public case, show a picture of each
+    failed gradient check (grader.gradient_view) before the score line. With `hidden`
+    (instructors: the references are computed from solutions/), grade the hidden case of `seed`
+    instead: text only, no expected values. Where grading cannot run (native Windows), print the
+    one sentence saying so and where to run instead, and return None."""
     reason = platforms.unsupported()
     if reason:
         print(reason)
         return None
-    from grader import pipeline  # after the platform check: it needs what native Windows lacks
+    # After the platform check: grading needs what native Windows lacks.
+    from grader import gradient_view, pipeline
+
+    judged: dict[str, tuple] = {}  # problem id -> (case, outputs, references): public cases only
+
+    def keep(case, output, expected) -> None:
+        judged[case.problem.id] = (case, output, expected)
 
     folder = Path(submission) if submission is not None else default_submission()
-    result = pipeline.grade(folder, [problem_id], jobs=1)
+    result = pipeline.grade(
+        folder, [problem_id], hidden=hidden, seed=seed, jobs=1, public_outputs=keep
+    )
     problem = result.problems[0]
     print(report.problem_text(problem))
+    if problem.id in judged and not result.hidden:
+        case, output, expected = judged[problem.id]
+        gradient_view.show(gradient_view.failed_gradients(case, problem, output, expected))
     print(f"Score for {problem.id}: {problem.score:g}/{problem.max_score:g}")
     return problem
 

@@ -29,11 +29,16 @@ import numpy as np
 
 from grader import judge, references, submission
 from grader.cases import PUBLIC_SEED, Case, fresh_seed, make_cases
+from grader.channel import ProbeOutput
 from grader.results import RunResult
 from grader.runner import RunOutcome, run_case
 
 # (reference outputs, "") or (None, why there are none), for one case.
 ReferenceSource = Callable[[Case], tuple[dict[str, np.ndarray] | None, str]]
+# Given, for each case of a PUBLIC suite, what was judged: the case, the probe's outputs (None when
+# the probe reported nothing) and the references (None when there are none). For a view that
+# shows more than the results (the notebook's gradient pictures); never given a hidden case.
+PublicOutputs = Callable[[Case, ProbeOutput | None, dict[str, np.ndarray] | None], None]
 
 
 @dataclass(frozen=True)
@@ -97,10 +102,15 @@ class ImportGate:
 
 
 def grade_suites(
-    folder: Path, suites: list[Suite], jobs: int = 2, timeout_scale: float = 1.0
+    folder: Path,
+    suites: list[Suite],
+    jobs: int = 2,
+    timeout_scale: float = 1.0,
+    public_outputs: PublicOutputs | None = None,
 ) -> list[RunResult]:
     """Grade one submission folder (holding needle/ and optionally apps/) on every suite; one
-    RunResult per suite, in order."""
+    RunResult per suite, in order. `public_outputs`, if given, sees each public case's outputs
+    and references (PublicOutputs)."""
     folder = Path(folder).resolve()
     tree = submission.read(folder)
     cases = [make_cases(suite.seed, suite.problem_ids) for suite in suites]
@@ -123,6 +133,8 @@ def grade_suites(
                         case, tree, outcome.result(), expected, not suite.hidden, why, own, needed
                     )
                 )
+                if public_outputs is not None and not suite.hidden:
+                    public_outputs(case, outcome.result().output, expected)
             seed = suite.seed if suite.hidden else None
             results.append(RunResult(str(folder), tuple(problems), suite.hidden, seed))
     return results
@@ -135,11 +147,13 @@ def grade(
     seed: int | None = None,
     jobs: int = 2,
     timeout_scale: float = 1.0,
+    public_outputs: PublicOutputs | None = None,
 ) -> RunResult:
     """Grade one submission folder on the public cases, or on hidden cases of `seed` (a fresh one
-    when None) with references computed live from solutions/."""
+    when None) with references computed live from solutions/. `public_outputs`: see
+    grade_suites (never called for hidden cases)."""
     if hidden:
         suite = hidden_suite(fresh_seed() if seed is None else seed, problem_ids, timeout_scale)
     else:
         suite = public_suite(problem_ids)
-    return grade_suites(folder, [suite], jobs, timeout_scale)[0]
+    return grade_suites(folder, [suite], jobs, timeout_scale, public_outputs)[0]

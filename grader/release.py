@@ -71,6 +71,7 @@ GRADER_FILES = (
     "digits.py",
     "notebook.py",
     "graph_view.py",
+    "gradient_view.py",
     "classroom.py",
     "junit.py",
     "platforms.py",
