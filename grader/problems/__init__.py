@@ -33,3 +33,13 @@ def load(problem_id: str) -> ModuleType:
 
 def load_all(ids: tuple[str, ...] | list[str] | None = None) -> list[ModuleType]:
     return [load(problem_id) for problem_id in (ids or PROBLEM_IDS)]
+
+
+def points(problem_id: str) -> int:
+    """The points a problem is worth, as its declaration says."""
+    return load(problem_id).PROBLEM.points
+
+
+def total_points(ids: tuple[str, ...] | list[str] | None = None) -> int:
+    """The points of `ids` (every problem when None) together."""
+    return sum(module.PROBLEM.points for module in load_all(ids))

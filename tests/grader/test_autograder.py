@@ -170,7 +170,7 @@ def test_submission_without_needle_scores_zero_and_says_what_was_expected(bundle
     assert results["score"] == 0
     assert "No needle/ package found" in results["output"]
     assert "homework.ipynb, src/" in results["output"]
-    assert results["tests"][0]["max_score"] == 100
+    assert results["tests"][0]["max_score"] == registry.total_points()
 
 
 @pytest.mark.slow
@@ -415,7 +415,7 @@ def test_student_code_cannot_read_the_answers(bundle, request):
     )
     results = run_autograder(root)
     assert "read the answers" not in json.dumps(results)
-    assert results["score"] == 100
+    assert results["score"] == registry.total_points()
 
 
 @pytest.mark.slow

@@ -270,7 +270,7 @@ def test_course_layout_in_a_batch_and_in_an_upload(tmp_path):
     located = upload.find_submission(tmp_path / "class", tmp_path / "scratch")
     assert located.folder == root and "python/needle" in located.note
     (result,) = [batch.grade_one(root, None, False, None)]
-    assert result.score == result.max_score == 100
+    assert result.score == result.max_score == registry.total_points()
 
 
 # Rejections on purpose say which rule ------------------------------------------------------------

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from grader import REPO_ROOT, notebook, report
+from grader import problems as registry
 from grader.channel import ChannelError, ProbeOutput, StepError, decode, encode
 from grader.results import CheckResult, ProblemResult, RunResult, problem_score
 
@@ -47,7 +48,8 @@ def test_json_and_gradescope_outputs_validate(tmp_path, skeleton):
     )
     report = json.loads(completed.stdout)
     assert set(report) >= {"score", "max_score", "problems"}
-    assert report["score"] == 0 and report["max_score"] == 10
+    assert report["score"] == 0
+    assert report["max_score"] == registry.total_points(["dropout", "sgd"])
     for problem in report["problems"]:
         assert set(problem) >= {"id", "score", "max_score", "status", "checks"}
         for check in problem["checks"]:
@@ -55,7 +57,10 @@ def test_json_and_gradescope_outputs_validate(tmp_path, skeleton):
             assert isinstance(check["passed"], bool) and isinstance(check["message"], str)
     gradescope = json.loads(results.read_text())
     assert gradescope["score"] == 0
-    assert [t["max_score"] for t in gradescope["tests"]] == [4, 6]
+    assert [t["max_score"] for t in gradescope["tests"]] == [
+        registry.points("dropout"),
+        registry.points("sgd"),
+    ]
     for test in gradescope["tests"]:
         assert set(test) >= {"name", "score", "max_score", "status", "output", "visibility"}
         assert test["status"] in {"passed", "failed"} and test["visibility"] == "visible"
@@ -96,8 +101,9 @@ def test_batch_writes_one_row_per_submission_even_for_hostile_ones(tmp_path, ske
 def test_notebook_check_prints_one_problem_and_the_score_line(capsys):
     result = notebook.check("dropout", SOLUTIONS)
     printed = capsys.readouterr().out.strip().splitlines()
-    assert printed[-1] == "Score for dropout: 4/4"
-    assert result.score == 4
+    points = registry.points("dropout")
+    assert printed[-1] == f"Score for dropout: {points}/{points}"
+    assert result.score == points
 
 
 def test_channel_round_trip_and_rejections():

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from grader import REPO_ROOT, sandbox
+from grader import problems as registry
 
 pytestmark = [
     pytest.mark.slow,
@@ -120,7 +121,7 @@ def batch(folder: Path, tmp_path: Path, ids: str) -> dict[str, dict[str, str]]:
 
 def assert_isolated(rows: dict[str, dict[str, str]], hostile: str, ids: str) -> None:
     for name in ("honest1", "honest2"):
-        assert float(rows[name]["total"]) == 100, rows[name]
+        assert float(rows[name]["total"]) == registry.total_points(), rows[name]
     assert float(rows[hostile]["total"]) == 0, rows[hostile]
     assert processes_of(ids) == [], "processes of the probe users survived the run"
 
@@ -236,4 +237,4 @@ def test_a_probe_cannot_read_another_concurrent_probe_s_folder(tmp_path):
     found = json.loads(done.stdout.strip().splitlines()[-1])
     messages = found["messages"]
     assert messages and all("read 0 files of other probes" in m for m in messages), messages[:1]
-    assert found["honest"] == 100
+    assert found["honest"] == registry.total_points()

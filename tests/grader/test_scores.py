@@ -29,7 +29,7 @@ def failures(result):
 
 
 def test_points_sum_to_100():
-    assert sum(module.PROBLEM.points for module in registry.load_all()) == 100
+    assert registry.total_points() == 100
 
 
 def test_every_solution_region_belongs_to_exactly_one_problem():
@@ -43,7 +43,7 @@ def test_every_solution_region_belongs_to_exactly_one_problem():
 def test_solutions_score_full_marks_on_public_cases():
     result = pipeline.grade(SOLUTIONS)
     assert failures(result) == {}
-    assert result.score == 100
+    assert result.score == registry.total_points()
 
 
 @pytest.mark.slow
@@ -51,7 +51,7 @@ def test_solutions_score_full_marks_on_public_cases():
 def test_solutions_score_full_marks_on_hidden_cases(seed):
     result = pipeline.grade(SOLUTIONS, hidden=True, seed=seed)
     assert failures(result) == {}
-    assert result.score == 100
+    assert result.score == registry.total_points()
 
 
 def test_hidden_cases_differ_from_public_ones():

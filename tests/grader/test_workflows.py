@@ -22,6 +22,7 @@ import pytest
 import yaml
 
 from grader import assign, classroom, release
+from grader import problems as registry
 from grader.problems import PROBLEM_IDS
 from grader.results import CheckResult, ProblemResult, RunResult
 
@@ -340,7 +341,7 @@ def test_classroom_steps_in_a_fresh_release_give_zero_then_full_points(tmp_path)
 
     found, log = run_shell_steps(workflow, folder, tmp_path / "github_output")
     total, maximum, per_runner = classroom_points(workflow, found)
-    assert (total, maximum) == (0, 100)
+    assert (total, maximum) == (0, registry.total_points())
     assert set(per_runner) == set(PROBLEM_IDS)
     report = subprocess.run(
         [sys.executable, "-m", "grader", "grade", "--submission", "hw"],
@@ -356,10 +357,11 @@ def test_classroom_steps_in_a_fresh_release_give_zero_then_full_points(tmp_path)
     assign.write_tree(assign.restore_tree(folder / "hw", ROOT / "solutions"), folder / "hw")
     found, log = run_shell_steps(workflow, folder, tmp_path / "github_output")
     total, maximum, per_runner = classroom_points(workflow, found)
-    assert total == pytest.approx(100, abs=1e-9) and maximum == 100, per_runner
+    everything = registry.total_points()
+    assert total == pytest.approx(everything, abs=1e-9) and maximum == everything, per_runner
     expected = {p["id"]: (p["score"], p["max_score"]) for p in grade_json(folder)["problems"]}
     assert per_runner.keys() == expected.keys()
     for runner, (points, most) in per_runner.items():
         assert points == pytest.approx(expected[runner][0], abs=1e-9), runner
         assert most == expected[runner][1], runner
-    assert "Total: 100/100" in log
+    assert f"Total: {everything}/{everything}" in log

@@ -22,6 +22,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from grader import gradient_view, pipeline  # noqa: E402
+from grader import problems as registry  # noqa: E402
 from grader.cases import PUBLIC_SEED, make_cases  # noqa: E402
 from grader.compare import elements_off, mismatch  # noqa: E402
 
@@ -273,4 +274,6 @@ def test_hidden_case_shows_no_picture_and_no_expected_value(check_cells):
 def test_correct_submission_shows_no_picture(check_cells):
     cell = check_cells["correct"]
     assert not images_of(cell), cell.outputs
-    assert text_of(cell).strip().endswith("Score for ops_backward: 12/12"), text_of(cell)
+    points = registry.points("ops_backward")
+    score_line = f"Score for ops_backward: {points}/{points}"
+    assert text_of(cell).strip().endswith(score_line), text_of(cell)
