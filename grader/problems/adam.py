@@ -1,14 +1,12 @@
 """adam: Adam trajectories (bias correction, weight decay), moments stored uncorrected, `.grad`
-untouched, float32 kept, no graph kept alive."""
+untouched, float32 kept, no graph kept alive. The rule is Adam's docstring in needle/optim.py."""
 
 from __future__ import annotations
-
-import numpy as np
 
 from grader.compare import close
 from grader.problems import op_cases
 from grader.problems import optim_common as common
-from grader.problems.base import Problem, diagnostic, series
+from grader.problems.base import Problem, diagnostic
 
 PROBLEM = Problem(
     id="adam",
@@ -32,9 +30,7 @@ LABELS = {
     "eps": "eps 0.5 (where eps goes shows)",
 }
 
-
-def make_inputs(rng: np.random.Generator) -> dict[str, np.ndarray]:
-    return common.make_inputs(rng)
+make_inputs = common.make_inputs
 
 
 def _moments(p, opt, params) -> None:
@@ -44,40 +40,17 @@ def _moments(p, opt, params) -> None:
 
 
 def probe(p) -> None:
-    import needle as ndl
-
-    for name, config in CONFIGS.items():
-        moments = _moments if name == "default" else None
-        common.run(p, name, lambda params, config=config: ndl.optim.Adam(params, **config), moments)
+    common.probe(p, "Adam", CONFIGS, moments=_moments)
 
 
-def _param(index: int) -> str:
-    return f"parameter {index} (shape {common.SHAPES[index]})"
-
-
-CHECKS = (
-    [
-        series(
-            close(
-                f"{LABELS[name]}: parameters after step {step + 1}",
-                f"{name}/w{index}_{step}",
-                _param(index),
-            ),
-            f"{LABELS[name]}: parameters after steps 1-{common.STEPS}",
-            f"at step {step + 1}",
-        )
-        for name in CONFIGS
-        for step in range(common.STEPS)
-        for index in range(len(common.SHAPES))
-    ]
-    + [
-        # The first moments are (1 - beta1) g; a stored bias-corrected m would equal g.
-        diagnostic(
-            close("first moment m stored without bias correction", "default/moments/m", weight=2.0)
-        ),
-        diagnostic(
-            close("second moment v stored without bias correction", "default/moments/v", weight=2.0)
-        ),
-    ]
-    + common.property_checks("default")
-)
+CHECKS = common.trajectory_checks(CONFIGS, LABELS)
+CHECKS += [
+    # After one step the first moment is (1 - beta1) g; a stored bias-corrected m would equal g.
+    diagnostic(
+        close("first moment m stored without bias correction", "default/moments/m", weight=2.0)
+    ),
+    diagnostic(
+        close("second moment v stored without bias correction", "default/moments/v", weight=2.0)
+    ),
+]
+CHECKS += common.property_checks("default")

@@ -1,4 +1,15 @@
-"""Shared by the `sgd` and `adam` problems: parameters with given gradients, stepped a few times.
+"""Shared by the optimizer problems (`sgd`, `adam`): parameters with given gradients, stepped a
+few times, under a few configurations of hyperparameters.
+
+A problem of this family declares its configurations and what each tests, then takes its probe
+and checks from here, naming its own outputs:
+
+    CONFIGS = {"plain": {"lr": 0.1}, "momentum": {"lr": 0.1, "momentum": 0.9}}
+    LABELS = {"plain": "no momentum", "momentum": "momentum 0.9"}
+    def probe(p): common.probe(p, "SGD", CONFIGS)
+    CHECKS = common.trajectory_checks(CONFIGS, LABELS) + common.property_checks("momentum")
+
+The update rules themselves are written once, in the optimizers' docstrings (needle/optim.py).
 
 Gradients are set by hand (fresh Tensors each step, as backward would give), so the optimizer
 problems do not depend on autodiff or on any module. They rely on ops_forward only through the
@@ -52,6 +63,51 @@ def run(p, name: str, make_optimizer, moments=None) -> None:
         p.put(f"{name}/float32", float32)
 
 
+def probe(p, optimizer: str, configs: dict[str, dict], moments=None) -> None:
+    """Run `needle.optim.<optimizer>(params, **config)` for every configuration (see `run`);
+    `moments(p, opt, params)`, when given, records state after the first step of the first one."""
+    import needle as ndl
+
+    make = getattr(ndl.optim, optimizer)
+    for number, (name, config) in enumerate(configs.items()):
+        step = moments if number == 0 else None
+        run(p, name, lambda params, config=config: make(params, **config), step)
+
+
+def parameter(index: int) -> str:
+    return f"parameter {index} (shape {SHAPES[index]})"
+
+
+def trajectory_checks(
+    configs: dict[str, dict], labels: dict[str, str], steps: tuple[int, ...] | None = None
+) -> list:
+    """One `close` check per configuration, step (0-based; all STEPS when None) and parameter
+    against the reference's parameters, folded per configuration into one series."""
+    from grader.compare import close
+    from grader.problems.base import series
+
+    steps = tuple(range(STEPS)) if steps is None else steps
+    numbers = [str(step + 1) for step in steps]
+    if steps == tuple(range(STEPS)):
+        which = f"steps 1-{STEPS}"
+    else:
+        which = "steps " + ", ".join(numbers[:-1]) + f" and {numbers[-1]}"
+    return [
+        series(
+            close(
+                f"{labels[name]}: parameters after step {step + 1}",
+                f"{name}/w{index}_{step}",
+                parameter(index),
+            ),
+            f"{labels[name]}: parameters after {which}",
+            f"at step {step + 1}",
+        )
+        for name in configs
+        for step in steps
+        for index in range(len(SHAPES))
+    ]
+
+
 def all_true(output: str, message: str):
     def test(got):
         values = np.asarray(got[output]).reshape(-1)
@@ -60,21 +116,23 @@ def all_true(output: str, message: str):
     return test
 
 
-def property_checks(counts_config: str) -> list:
-    """The checks every optimizer shares: `.grad` untouched, float32 kept, no graph kept alive
-    (counted over the steps of configuration `counts_config`)."""
+def property_checks(counts_config: str, grad_config: str = "decay") -> list:
+    """The checks every optimizer shares: `.grad` untouched and float32 kept (over the steps of
+    configuration `grad_config`, the one with weight decay: where `.grad` is most tempting to
+    change), no graph kept alive (counted over the steps of `counts_config`)."""
     from grader.compare import holds
 
+    untouched, float32 = f"{grad_config}/untouched", f"{grad_config}/float32"
     return [
         holds(
             "leaves .grad untouched",
-            ("decay/untouched",),
-            all_true("decay/untouched", "step() changed p.grad; build a new tensor instead"),
+            (untouched,),
+            all_true(untouched, "step() changed p.grad; build a new tensor instead"),
         ),
         holds(
             "keeps parameters float32",
-            ("decay/float32",),
-            all_true("decay/float32", "a parameter became float64 (numpy float64 scalars?)"),
+            (float32,),
+            all_true(float32, "a parameter became float64 (numpy float64 scalars?)"),
         ),
         live_tensors.no_graph_kept_alive(
             f"{counts_config}/counts",
