@@ -85,6 +85,17 @@ references: $(STAMP)
 selftest: $(STAMP)
 	$(PYTHON) -m grader selftest --jobs $(JOBS) $(if $(PROBLEM),--problem $(PROBLEM))
 
+# After adding or changing a problem: in about a minute, what `make test` would find for it. The
+# kit's structure (tests marked `authoring`: hw/ and the references current, points summing to
+# 100, every region owned once, the skeleton's stubs, the notebooks' check cells and task lines),
+# then the self-test of that problem (canaries, its planted mistakes and alternatives, the leak scan).
+check-problem: $(STAMP)
+	@test -n "$(ID)" || { echo "usage: make check-problem ID=<problem id>" >&2; exit 2; }
+	@$(PYTHON) -c "import sys; from grader.problems import PROBLEM_IDS as ids; \
+		sys.exit(None if '$(ID)' in ids else 'check-problem: no problem $(ID); known: ' + ', '.join(ids))"
+	$(PYTHON) -m pytest -q -n $(JOBS) -m authoring -p no:cacheprovider
+	$(PYTHON) -m grader selftest --jobs $(JOBS) --problem $(ID)
+
 # The release ships the public references: refuse it when they are stale.
 release: $(STAMP)
 	$(PYTHON) -m grader references --check

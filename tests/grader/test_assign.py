@@ -205,12 +205,14 @@ def test_putting_the_solution_bodies_back_gives_the_solutions_byte_for_byte(root
 # ---------------------------------------------------------------- the committed hw/
 
 
+@pytest.mark.authoring
 def test_committed_hw_is_what_the_stripper_makes_now():
     """Is hw/ up to date with solutions/? (If not: run `make hw` and commit hw/.)"""
     stale = assign.differences(assign.strip_tree(REPO / "solutions"), REPO / "hw")
     assert stale == [], f"hw/ is out of date in {stale}: run `make hw` and commit hw/"
 
 
+@pytest.mark.authoring
 def test_every_region_of_the_real_solutions_has_a_qualname():
     """Does every real region sit inside a def, so its stub names a function?"""
     regions = assign.find_regions(REPO / "solutions")
@@ -237,6 +239,24 @@ def _first_statement_lines(source: str) -> dict[str, int]:
     return firsts
 
 
+# What a skeleton probe outcome means for the author of the region (tests/grader/skeleton_probe.py
+# calls each function on an instance made with object.__new__, without __init__).
+SKELETON_OUTCOMES = {
+    "wrong-message": "a NotImplementedError with another message came first: given code before the "
+    "region must fall through to it on an instance built without __init__ (it may not call "
+    "another stub, or raise NotImplementedError itself); move that code after the region or "
+    "into the region",
+    "other": "given code before the region failed: a function whose body starts with its "
+    "region must raise the region's NotImplementedError first",
+    "returned": "the function returned without reaching its region's raise: given code before "
+    "the region must not return early",
+    "import-error": "the module does not import from the skeleton",
+    "unreachable": "",
+    "raised": "",
+}
+
+
+@pytest.mark.authoring
 @pytest.mark.parametrize("root", [FIXTURES, REPO], ids=["fixtures", "repo"])
 def test_skeleton_imports_and_every_stub_raises_its_message(root):
     """Does `import needle` work from the skeleton, and does each stub raise its own message?
@@ -269,13 +289,13 @@ def test_skeleton_imports_and_every_stub_raises_its_message(root):
         starts_with_region = firsts[region.path].get(region.qualname) == region.begin + 1
         allowed = {"raised", "unreachable"} | (set() if starts_with_region else {"other"})
         if outcome["outcome"] not in allowed:
-            failures.append(where)
+            failures.append(f"{where}\n    {SKELETON_OUTCOMES[outcome['outcome']]}")
         indent = sources[region.path].splitlines()[region.begin - 1].split("#")[0]
         if region.lines != (f'{indent}raise NotImplementedError("{region.stub}")',):
             failures.append(f"{region.path}:{region.begin}: body is not the stub line")
     for rel, path in assign._walk(skeleton):
         if rel.endswith(".py"):
             compile(path.read_text(), str(path), "exec")
-    assert failures == []
+    assert not failures, "\n".join(failures)
     called = sum(outcome["outcome"] == "raised" for outcome in outcomes)
     assert called >= len(regions) // 2, f"only {called} of {len(regions)} stubs could be called"

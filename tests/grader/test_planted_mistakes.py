@@ -91,6 +91,7 @@ MESSAGES = {
 }
 
 
+@pytest.mark.authoring
 def test_every_problem_has_planted_mistakes_and_the_messages_name_real_ones():
     ids = [mistake.id for mistake in MISTAKES]
     assert len(ids) >= 25

@@ -28,10 +28,12 @@ def failures(result):
     }
 
 
+@pytest.mark.authoring
 def test_points_sum_to_100():
     assert registry.total_points() == 100
 
 
+@pytest.mark.authoring
 def test_every_solution_region_belongs_to_exactly_one_problem():
     declared = [region for module in registry.load_all() for region in module.PROBLEM.regions]
     assert len(declared) == len(set(declared)), "a region is claimed by two problems"
@@ -106,6 +108,7 @@ def test_untouched_skeleton_scores_zero_and_names_what_to_implement(skeleton):
         assert all(" in needle/" in stub or " in apps/" in stub for stub in problem.to_implement)
 
 
+@pytest.mark.authoring
 @pytest.mark.slow
 def test_public_references_are_current():
     """Does grader/references/public.npz hold what `make references` computes now?"""

@@ -37,6 +37,7 @@ new = "g"
 """
 
 
+@pytest.mark.authoring
 def test_the_shipped_data_loads_and_covers_every_problem():
     loaded = patches.load()
     assert {patch.problem for patch in loaded if patch.kind == "mistake"} == set(

@@ -123,6 +123,7 @@ def test_there_is_a_notebook_per_part():
     assert len(NOTEBOOK_PATHS) == 10, [path.name for path in NOTEBOOK_PATHS]
 
 
+@pytest.mark.authoring
 @pytest.mark.parametrize("path", NOTEBOOK_PATHS, ids=ids)
 def test_notebook_is_valid_and_committed_without_outputs(path):
     nb = read(path)
@@ -132,10 +133,12 @@ def test_notebook_is_valid_and_committed_without_outputs(path):
         assert cell.execution_count is None, f"{path.name}: execution count in {cell.source[:60]!r}"
 
 
+@pytest.mark.authoring
 def test_every_notebook_has_a_paired_source_and_back():
     assert [p.stem for p in NOTEBOOK_PATHS] == [p.stem for p in SOURCE_PATHS]
 
 
+@pytest.mark.authoring
 @pytest.mark.parametrize("path", NOTEBOOK_PATHS, ids=ids)
 def test_notebook_is_in_sync_with_its_percent_source(path):
     """Does the .ipynb hold exactly the cells of its py:percent source? (`jupytext --sync`)"""
@@ -210,6 +213,7 @@ def test_cells_are_marked_locked_or_experiment(path):
     assert experiments >= 1, f"{path.name} has no experiment cell"
 
 
+@pytest.mark.authoring
 def test_every_problem_has_a_check_cell_tagged_check():
     checked = set()
     for path in NOTEBOOK_PATHS:
@@ -234,6 +238,7 @@ def names(stub: str, text: str) -> bool:
     return bool(owner) and quoted(owner) and quoted(method)
 
 
+@pytest.mark.authoring
 def test_every_stub_is_named_in_a_task_with_its_file():
     """Does some notebook tell the student about each function to implement, and its file?"""
     text = "\n".join(
@@ -252,6 +257,7 @@ def test_every_stub_is_named_in_a_task_with_its_file():
         assert (ROOT / mentioned).is_file(), f"a notebook names {mentioned}, which does not exist"
 
 
+@pytest.mark.authoring
 def test_no_notebook_line_is_a_solution_line():
     """Would the release's leak scanner pass the notebooks and their sources?"""
     from grader.leaks import scan
