@@ -257,14 +257,14 @@ def keep_imports_reachable() -> None:
         handles[str(folder)] = f"/proc/self/fd/{descriptor}"
 
     def reroute(location: str) -> str:
-        resolved = str(Path(location).resolve())
+        # The resolved path also undoes symlinks through folders the probe user cannot enter
+        # (a kit under /root whose .venv links to a virtual environment elsewhere).
+        resolved = str(Path(location or ".").resolve())
         for old, new in handles.items():
             if resolved == old or resolved.startswith(old + os.sep):
                 return new + resolved[len(old) :]
-        return location
+        return resolved if location else location
 
-    if not handles:
-        return
     sys.path[:] = [reroute(entry) for entry in sys.path]
     for module in list(sys.modules.values()):
         search = getattr(module, "__path__", None)
