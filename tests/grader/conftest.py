@@ -17,12 +17,11 @@ occur exactly once) by NEW_TEXT in that one file, grades, and returns {problem i
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-from grader import pipeline
+from grader import pipeline, selftest
 from grader import problems as registry
 from grader.assign import strip_tree, write_tree
 from grader.problems import PROBLEM_IDS
@@ -39,11 +38,8 @@ FULL = {
 
 
 def copy_solutions(dest: Path) -> Path:
-    for package in ("needle", "apps"):
-        shutil.copytree(
-            SOLUTIONS / package, dest / package, ignore=shutil.ignore_patterns("__pycache__")
-        )
-    return dest
+    """A copy of solutions/needle and solutions/apps in `dest` (as the self-test makes them)."""
+    return selftest.copy_solutions(dest)
 
 
 def edit_file(path: Path, old: str, new: str) -> None:

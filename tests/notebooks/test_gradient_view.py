@@ -9,7 +9,6 @@ and neither it nor any expected value may appear for a hidden case or a correct 
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 from pathlib import Path
@@ -20,6 +19,7 @@ matplotlib.use("agg")
 import nbformat  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from kernel import execute  # noqa: E402
 
 from grader import gradient_view, pipeline  # noqa: E402
 from grader import problems as registry  # noqa: E402
@@ -35,7 +35,6 @@ CORRECT = (
 )
 PLANTED = "        return out_grad  # the mask forgotten\n"
 HIDDEN_SEED = 4242
-CELL_TIMEOUT = 300
 
 
 def plant(library: Path) -> Path:
@@ -166,29 +165,6 @@ def test_hidden_cases_are_never_handed_to_the_view(planted):
 # --- the check cell, in a real kernel -------------------------------------------------------
 
 
-def execute(nb: nbformat.NotebookNode, folder: Path) -> nbformat.NotebookNode:
-    """Run `nb` top to bottom in a fresh ipykernel of this interpreter, from `folder`, stopping
-    at the first cell that raises (as tests/notebooks/test_notebooks.py does)."""
-    from jupyter_client.kernelspec import KernelSpecManager
-    from jupyter_client.manager import AsyncKernelManager
-    from nbclient import NotebookClient
-
-    env = {key: value for key, value in os.environ.items() if key != "NEEDLEWORK_SOLUTIONS"}
-    env["MPLBACKEND"] = "agg"
-    manager = AsyncKernelManager(
-        kernel_name="python3", kernel_spec_manager=KernelSpecManager(kernel_dirs=[])
-    )
-    client = NotebookClient(
-        nb,
-        km=manager,
-        timeout=CELL_TIMEOUT,
-        allow_errors=False,
-        resources={"metadata": {"path": str(folder)}},
-    )
-    client.execute(env=env)
-    return nb
-
-
 def text_of(cell) -> str:
     return "".join(out.get("text", "") for out in cell.outputs if out.output_type == "stream")
 
@@ -226,7 +202,7 @@ def check_cells(tmp_path_factory) -> dict[str, nbformat.NotebookNode]:
         nbformat.v4.new_code_cell(f'_ = check("{PROBLEM}", hidden=True, seed={HIDDEN_SEED})'),
         nbformat.v4.new_code_cell(f'_ = check("{PROBLEM}", submission=KIT_ROOT / "solutions")'),
     ]
-    executed = execute(nb, kit / "notebooks")
+    executed = execute(kit / "notebooks" / "00_ops_and_autodiff.ipynb", nb=nb)
     assert "hw/needle" in text_of(executed.cells[0]), text_of(executed.cells[0])
     return dict(zip(("setup", "public", "hidden", "correct"), executed.cells, strict=True))
 

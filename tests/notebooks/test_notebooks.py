@@ -6,7 +6,6 @@ demonstrations name the stub they need in one line, and every check cell prints 
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 from pathlib import Path
@@ -15,9 +14,7 @@ import jupytext
 import nbformat
 import numpy as np
 import pytest
-from jupyter_client.kernelspec import KernelSpecManager
-from jupyter_client.manager import AsyncKernelManager
-from nbclient import NotebookClient
+from kernel import execute
 
 from grader.problems import PROBLEM_IDS
 
@@ -33,7 +30,6 @@ CHECK_CALL = re.compile(r'^_ = check\("(\w+)"\)$', re.MULTILINE)
 SCORE_LINE = re.compile(r"^Score for (\w+): (\d+(?:\.\d+)?)/(\d+(?:\.\d+)?)$")
 # The message the stripper puts in every stub: "<Class.method> in <path inside hw/>".
 STUB_MESSAGE = re.compile(r"^([\w.]+) in ((?:needle|apps)/[\w/]+\.py)$")
-CELL_TIMEOUT = 300  # seconds for one cell; the longest (a few epochs of training) takes seconds
 DEMONSTRATION_MARK = "# DO NOT EDIT: demonstration"
 # Notebooks whose pictures show on the untouched skeleton, and what the picture cells print.
 SKELETON_PICTURES = {
@@ -88,35 +84,6 @@ def stub_messages() -> set[str]:
     for path in (ROOT / "hw").rglob("*.py"):
         messages.update(re.findall(r'raise NotImplementedError\("([^"]+)"\)', path.read_text()))
     return messages
-
-
-def execute(
-    path: Path, use_solutions: bool, nb: nbformat.NotebookNode | None = None
-) -> nbformat.NotebookNode:
-    """Run a notebook (`nb`, else the one at `path`) top to bottom in a fresh ipykernel of this
-    interpreter, from the folder of `path`, stopping at the first cell that raises, as
-    JupyterLab's Run All does (nbclient's CellExecutionError then fails the test).
-
-    The kernel is "python3" resolved by ipykernel itself (no kernel spec directories searched),
-    i.e. the interpreter running the tests, so nothing needs installing on a fresh machine.
-    """
-    env = {key: value for key, value in os.environ.items() if key != "NEEDLEWORK_SOLUTIONS"}
-    if use_solutions:
-        env["NEEDLEWORK_SOLUTIONS"] = "1"
-    env["MPLBACKEND"] = "agg"  # the notebooks switch to inline; never open a window
-    nb = read(path) if nb is None else nb
-    manager = AsyncKernelManager(
-        kernel_name="python3", kernel_spec_manager=KernelSpecManager(kernel_dirs=[])
-    )
-    client = NotebookClient(
-        nb,
-        km=manager,
-        timeout=CELL_TIMEOUT,
-        allow_errors=False,
-        resources={"metadata": {"path": str(path.parent)}},
-    )
-    client.execute(env=env)
-    return nb
 
 
 def test_there_is_a_notebook_per_part():
