@@ -15,7 +15,7 @@ PROBLEM ?=
 JOBS ?= 2
 DIGITS := data/digits/train-images-idx3-ubyte.gz
 
-.PHONY: venv grade batch test test-fast lint hw references release autograder prairielearn data train bench bench-batch notebooks lab torch selftest check-problem clean help
+.PHONY: venv grade batch test test-fast lint hw references release autograder prairielearn data train bench bench-batch bench-selftest notebooks lab torch selftest check-problem clean help
 
 help:
 	@echo "make grade       grade hw/ (PROBLEM=id for one problem, SUBMISSION=dir for another folder)"
@@ -37,6 +37,7 @@ help:
 	@echo "make lab         start JupyterLab on the kit, opening notebooks/"
 	@echo "make bench       benchmarks (needle vs PyTorch when installed)"
 	@echo "make bench-batch batch throughput with and without probe isolation (as root)"
+	@echo "make bench-selftest  the self-test's time, parallel against serial (PROBLEM=id for one)"
 	@echo "make lint        ruff"
 
 $(STAMP): requirements.txt
@@ -123,6 +124,10 @@ train: $(STAMP) $(DIGITS)
 
 bench: $(STAMP) $(DIGITS)
 	$(PYTHON) bench/bench_mlp_resnet.py
+
+# The self-test's time, copies graded in parallel against one at a time.
+bench-selftest: $(STAMP)
+	$(PYTHON) bench/bench_selftest.py --jobs $(JOBS) $(if $(PROBLEM),--problem $(PROBLEM))
 
 # Batch throughput with probe isolation against a shared probe user (as root; see the script).
 bench-batch: $(STAMP)
