@@ -45,7 +45,8 @@ class SGD(Optimizer):
     Usual mistakes: modifying `w.grad` in place (add the decay to a new tensor); updating `w` with
     an expression that involves `w` itself rather than `w.data` (that builds a graph through every
     step and keeps it alive); numpy float64 scalars in the update (the result is then float64).
-    Note: PyTorch's momentum has no (1 - momentum) factor; `dampening=momentum` makes it this rule.
+    Note: PyTorch's SGD with `dampening=momentum` follows this rule from the second step on; at
+    the first it starts u at g itself (undampened), where this rule gives (1 - momentum) * g.
     """
 
     def __init__(self, params, lr=0.01, momentum=0.0, weight_decay=0.0):

@@ -35,7 +35,7 @@ def assert_close(actual, expected, what):
 
 
 def sgd_reference(w, grads, lr, momentum, weight_decay):
-    """Each step's w: g = grad + wd w; u = momentum u + (1 - momentum) g; w = w - lr u."""
+    """Each step's w, by the rule of SGD's docstring (needle/optim.py), in float64 numpy."""
     w, u, trajectory = w.astype(np.float64), 0.0, []
     for grad in grads:
         g = grad + weight_decay * w
