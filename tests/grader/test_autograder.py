@@ -45,6 +45,11 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> autograder.Bundle:
     return built
 
 
+def test_bundle_holds_no_self_test_data(bundle):
+    """The planted mistakes and alternatives are for instructors: not in the bundle."""
+    assert bundle.files and not [name for name in bundle.files if "selftest" in name]
+
+
 def unpack(bundle: autograder.Bundle, root: Path) -> Path:
     """A simulated /autograder: the zip in source/ (modes as the zip says), an empty submission/."""
     source = root / "source"

@@ -362,6 +362,8 @@ def test_real_release_builds_without_leaks(real_release):
         assert any(Path(rel).relative_to("grader").match(p) for p in release.GRADER_FILES), rel
     for forbidden in ("grader/assign.py", "grader/release.py", "grader/leaks.py"):
         assert forbidden not in real_release.files
+    # The self-test's planted mistakes are solution text with a twist: instructors only.
+    assert not [rel for rel in real_release.files if rel.startswith("grader/selftest")]
 
 
 def test_real_release_zip_is_dated_by_the_last_commit(real_release):
