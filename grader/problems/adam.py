@@ -13,7 +13,7 @@ PROBLEM = Problem(
     title="Adam",
     points=7,
     regions=(("needle/optim.py", "Adam.step"),),
-    files=("needle/optim.py", "needle/nn/__init__.py", "needle/nn/nn_basic.py"),
+    files=common.FILES,
     needs=op_cases.needs_ops(("Negate", "PowerScalar", "EWiseDiv"), backward=False),
     hint="t += 1 once per step; store m and v uncorrected; correct only in the update",
 )

@@ -26,6 +26,8 @@ from grader.problems import live_tensors
 
 STEPS = 4
 SHAPES = ((3, 4), (4,))
+# The files an optimizer problem's probe needs besides the core ones (Parameter lives in nn).
+FILES = ("needle/optim.py", "needle/nn/__init__.py", "needle/nn/nn_basic.py")
 
 
 def make_inputs(rng: np.random.Generator) -> dict[str, np.ndarray]:

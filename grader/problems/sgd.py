@@ -13,7 +13,7 @@ PROBLEM = Problem(
     title="SGD with momentum and weight decay",
     points=6,
     regions=(("needle/optim.py", "SGD.step"),),
-    files=("needle/optim.py", "needle/nn/__init__.py", "needle/nn/nn_basic.py"),
+    files=common.FILES,
     needs=op_cases.needs_ops(("Negate",), backward=False),
     hint="follow the update rule in SGD's docstring (needle/optim.py), every term through .data",
 )
