@@ -111,11 +111,12 @@ class Value:
         self,
         op: Op | None,
         inputs: list[Value],
-        *,
         num_outputs: int = 1,
         cached_data: Any = None,
         requires_grad: bool | None = None,
     ) -> None:
+        # Called once per Value made; the engine passes the arguments by position, which
+        # Python binds faster than keywords.
         global TENSOR_COUNTER
         TENSOR_COUNTER += 1
         if requires_grad is None:
@@ -130,29 +131,29 @@ class Value:
     def make_const(cls, data: Any, requires_grad: bool = False) -> Value:
         """A leaf holding `data` as is (no copy)."""
         value = cls.__new__(cls)
-        value._init(None, [], cached_data=data, requires_grad=requires_grad)
+        value._init(None, [], 1, data, requires_grad)
         return value
 
     @classmethod
     def make_from_op(cls, op: Op, inputs: list[Value]) -> Value:
         """`op` applied to `inputs`: computed now unless LAZY_MODE, detached if no gradient."""
+        value = cls.__new__(cls)
         if LAZY_MODE:
-            value = cls.__new__(cls)
             value._init(op, list(inputs))
             return value
         arrays = []
         requires_grad = False
         for x in inputs:
             data = x.cached_data
-            arrays.append(data if data is not None else x.realize_cached_data())
-            requires_grad = requires_grad or x.requires_grad
+            arrays.append(x.realize_cached_data() if data is None else data)
+            if x.requires_grad:
+                requires_grad = True
         data = op.compute(*arrays)
-        value = cls.__new__(cls)
         if requires_grad:
-            value._init(op, list(inputs), cached_data=data, requires_grad=True)
+            value._init(op, list(inputs), 1, data, True)
         else:
             # Nothing will ever differentiate through it: keep no graph behind it.
-            value._init(None, [], cached_data=data, requires_grad=False)
+            value._init(None, [], 1, data, False)
         return value
 
 
@@ -231,7 +232,7 @@ class Tensor(Value):
         if isinstance(data, Tensor):
             data = data.realize_cached_data()
         value = cls.__new__(cls)
-        value._init(None, [], cached_data=data, requires_grad=requires_grad)
+        value._init(None, [], 1, data, requires_grad)
         return value
 
     @property
@@ -251,7 +252,10 @@ class Tensor(Value):
 
     def detach(self) -> Tensor:
         """A new leaf sharing this tensor's array, with no graph and no gradient."""
-        return Tensor.make_const(self.realize_cached_data())
+        data = self.cached_data
+        value = Tensor.__new__(Tensor)
+        value._init(None, [], 1, self.realize_cached_data() if data is None else data, False)
+        return value
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -403,7 +407,7 @@ def _detach_inner_gradients(output: Value) -> None:
     stack = [output]
     while stack:
         node = stack.pop()
-        grad = node.__dict__.get("grad")
+        grad = getattr(node, "grad", None)
         if isinstance(grad, Value) and grad.op is not None:
             if node.op is not None or not node.requires_grad:
                 node.grad = grad.detach()

@@ -99,14 +99,12 @@ class ElementwiseBinaryOp(TensorOp):
 
     def gradient_as_tuple(self, out_grad: Tensor, node: Tensor) -> tuple[Tensor, ...]:
         partials = super().gradient_as_tuple(out_grad, node)
+        shape = node.shape
         summed = []
         for partial, input_node in zip(partials, node.inputs, strict=True):
-            if (
-                isinstance(partial, Tensor)
-                and partial.shape == node.shape
-                and input_node.shape != node.shape
-            ):
-                partial = unbroadcast(partial, input_node.shape)
+            input_shape = input_node.shape
+            if input_shape != shape and isinstance(partial, Tensor) and partial.shape == shape:
+                partial = unbroadcast(partial, input_shape)
             summed.append(partial)
         return tuple(summed)
 
