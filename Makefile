@@ -28,7 +28,7 @@ help:
 	@echo "make references  regenerate the grader's public reference outputs"
 	@echo "make selftest    grade solutions/ with every planted mistake and correct alternative"
 	@echo "                 (PROBLEM=id for one problem's; exit 1 on a miss or a false rejection)"
-	@echo "make check-problem ID=id  what the full tests would find for one problem, in a minute"
+	@echo "make check-problem ID=id  the structure tests and one problem's self-test (under a minute)"
 	@echo "make release     build the student release in dist/"
 	@echo "make train       train the reference MLPResNet on the digits data"
 	@echo "make autograder  build the Gradescope bundle dist/autograder.zip (SEED=n fixes the hidden seed)"
@@ -86,7 +86,7 @@ references: $(STAMP)
 selftest: $(STAMP)
 	$(PYTHON) -m grader selftest --jobs $(JOBS) $(if $(PROBLEM),--problem $(PROBLEM))
 
-# After adding or changing a problem: in about a minute, what `make test` would find for it. The
+# After adding or changing a problem: in under a minute, what `make test` would find for it. The
 # kit's structure (tests marked `authoring`: hw/ and the references current, points summing to
 # 100, every region owned once, the skeleton's stubs, the notebooks' check cells and task lines),
 # then the self-test of that problem (canaries, its planted mistakes and alternatives, the leak scan).

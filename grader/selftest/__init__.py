@@ -218,24 +218,23 @@ def text(report: Report) -> str:
     full = report.full
     lines = []
     width = max(len(pid) for pid in report.problem_ids)
-    header = (
-        f"{'problem':<{width}}  points  mistakes caught  alternatives kept  "
-        "score left by each mistake"
-    )
+    header = f"{'problem':<{width}}  points  mistakes caught  alternatives kept"
     lines += [header, "-" * len(header)]
     for pid in report.problem_ids:
         mistakes = report.patches_of(pid, "mistake")
         alternatives = report.patches_of(pid, "alternative")
         caught = sum(o.verdict(full) == "caught" for o in mistakes)
         kept = sum(o.verdict(full) == "kept" for o in alternatives)
-        left = ", ".join(
-            _points(o.scores[pid]) if pid in o.scores else "-"
-            for o in sorted(mistakes, key=lambda o: -o.scores.get(pid, 0))
-        )
         lines.append(
             f"{pid:<{width}}  {_points(full[pid]):>6}  {f'{caught}/{len(mistakes)}':^15}  "
-            f"{f'{kept}/{len(alternatives)}':^17}  {left or '(none planted)'}"
+            f"{f'{kept}/{len(alternatives)}':^17}".rstrip()
         )
+        name_width = max((len(o.name) for o in mistakes + alternatives), default=0)
+        for o in mistakes + alternatives:
+            left = (
+                f"leaves {_points(o.scores[pid])}/{_points(full[pid])}" if pid in o.scores else ""
+            )
+            lines.append(f"    {o.verdict(full):<12}  {o.name:<{name_width}}  {left}".rstrip())
     skeleton, solutions = report.canary("skeleton"), report.canary("solutions")
     total = sum(full[pid] for pid in report.problem_ids)
     lines.append("")

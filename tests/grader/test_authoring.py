@@ -166,11 +166,22 @@ def test_a_problem_added_by_the_readme_checklist_passes_the_fast_check_and_the_t
         'raise NotImplementedError("clip_factor in needle/optim.py")'
         in (kit / "hw/needle/optim.py").read_text()
     )
-    # 3. Declaration, listed in PROBLEM_IDS after sgd, its point taken from sgd; references.
+    # 3. Declaration, listed in PROBLEM_IDS after sgd, its point taken from sgd; references;
+    # the Classroom workflow's runner.
     (kit / "grader/problems/clip.py").write_text(DECLARATION)
     edit(kit / "grader/problems/__init__.py", '    "sgd",\n', '    "sgd",\n    "clip",\n')
-    edit(kit / "grader/problems/sgd.py", "    points=6,\n", "    points=5,\n")
+    sgd = kit / "grader/problems/sgd.py"
+    points = int(re.search(r"^    points=(\d+),$", sgd.read_text(), re.MULTILINE).group(1))
+    edit(sgd, f"    points={points},\n", f"    points={points - 1},\n")
     run(kit, "make", "references")
+    classroom = kit / "grader/release_template/.github/workflows/classroom.yml"
+    edit(
+        classroom,
+        "          SGD_RESULTS: ${{ steps.grade.outputs.sgd }}\n",
+        "          SGD_RESULTS: ${{ steps.grade.outputs.sgd }}\n"
+        "          CLIP_RESULTS: ${{ steps.grade.outputs.clip }}\n",
+    )
+    edit(classroom, ",sgd,adam,", ",sgd,clip,adam,")
     # 4. Notebook: a task line and a check cell, then jupytext --sync.
     notebook = kit / "notebooks/06_optimizers.py"
     notebook.write_text(notebook.read_text() + NOTEBOOK_CELLS)
@@ -180,8 +191,9 @@ def test_a_problem_added_by_the_readme_checklist_passes_the_fast_check_and_the_t
 
     # 6. The fast check.
     output = run(kit, "make", "check-problem", "ID=clip")
-    table = re.search(r"^clip +1 +1/1 +1/1 +0$", output, re.MULTILINE)
-    assert table, output[-3000:]
+    assert re.search(r"^clip +1 +1/1 +1/1$", output, re.MULTILINE), output[-3000:]
+    assert re.search(r"^ +caught +clip_factor_always_divides +leaves 0/1$", output, re.MULTILINE)
+    assert re.search(r"^ +kept +clip_factor_as_a_min +leaves 1/1$", output, re.MULTILINE)
     assert "canaries: skeleton 0/1 (ok), solutions 1/1 (ok); release leak scan: clean" in output
 
     # 7. The tests that concern a problem: the planted mistakes and alternatives of `clip`, full

@@ -75,9 +75,10 @@ def test_a_bad_entry_is_an_error_naming_the_file_and_the_entry(tmp_path, problem
         assert f"grader/selftest/data/{problem}.toml" in str(raised.value)
 
 
+@pytest.mark.authoring
 def test_an_anchor_needs_to_be_unique_only_in_its_region():
     """`for w in self.params:` is in SGD.step and in Adam.step: scoped to one, it is unique."""
-    assert OPTIM.count("for w in self.params:") == 2
+    assert OPTIM.count("for w in self.params:") >= 2
     edited = patches.edit_region(OPTIM, "needle/optim.py", "SGD.step", "for w in self.params:", "X")
     assert edited.count("X") == 1
     sgd = edited.index("def step", edited.index("class SGD"))

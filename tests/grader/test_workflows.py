@@ -163,11 +163,15 @@ def test_classroom_workflow_has_the_name_and_job_classroom_reads():
     assert "push" in workflow["on"]
 
 
+@pytest.mark.authoring
 def test_classroom_reporter_gets_one_runner_per_problem_from_the_grade_step():
     """Is every problem a runner, its results the grade step's output named after it?"""
     step = reporter_step(load(CLASSROOM))
     runners = [name.strip() for name in step["with"]["runners"].split(",")]
-    assert runners == list(PROBLEM_IDS)
+    assert runners == list(PROBLEM_IDS), (
+        f"{CLASSROOM.relative_to(ROOT)}: `runners` must list PROBLEM_IDS in order, each with an "
+        "<ID>_RESULTS variable set to ${{ steps.grade.outputs.<id> }}"
+    )
     for runner in runners:
         value = step["env"][f"{runner.upper()}_RESULTS"]
         assert STEP_OUTPUT.match(value).groups() == ("grade", runner), value
