@@ -13,8 +13,9 @@ The update rules themselves are written once, in the optimizers' docstrings (nee
 
 Gradients are set by hand (fresh Tensors each step, as backward would give), so the optimizer
 problems do not depend on autodiff or on any module. They rely on ops_forward only through the
-Tensor arithmetic of the update (`w.data - lr * u` runs Negate.compute; Adam's sqrt and division run
-PowerScalar.compute and EWiseDiv.compute). After each step the probe records the parameters, whether
+Tensor arithmetic of an update written on `.data` (`w.data - lr * u` runs Negate.compute; Adam's
+sqrt and division run PowerScalar.compute and EWiseDiv.compute); an update written on `.numpy()`
+runs none. After each step the probe records the parameters, whether
 `.grad` was left untouched, their dtype and the number of live tensors.
 """
 

@@ -1,8 +1,9 @@
 """Optimizers: SGD with momentum and weight decay, and Adam.
 
 An optimizer holds a list of Parameters. `step()` reads each parameter's `.grad` and writes the
-new value through `p.data = ...`: both sides are detached tensors, so an update never builds a
-graph, and the old graph is not kept alive by the optimizer's state. Hyperparameters are Python
+new value through `p.data = ...`, computed from detached tensors (`.data`) or from their numpy
+values (`.numpy()`), so an update never builds a graph, and the old graph is not kept alive by
+the optimizer's state. Hyperparameters are Python
 floats, so float32 parameters stay float32 (a numpy float64 scalar would promote them).
 """
 
@@ -89,8 +90,8 @@ class Adam(Optimizer):
         self.eps = _check_range("Adam", "eps", eps, 0.0, None)
         self.weight_decay = _check_range("Adam", "weight_decay", weight_decay, 0.0, None)
         self.t = 0
-        self.m: dict[Tensor, Tensor] = {}
-        self.v: dict[Tensor, Tensor] = {}
+        self.m: dict = {}  # parameter -> its first moment (a Tensor or a numpy array)
+        self.v: dict = {}
 
     def step(self):
         ### BEGIN YOUR SOLUTION

@@ -1,8 +1,9 @@
 """Optimizers: SGD with momentum and weight decay, and Adam.
 
 An optimizer holds a list of Parameters. `step()` reads each parameter's `.grad` and writes the
-new value through `p.data = ...`: both sides are detached tensors, so an update never builds a
-graph, and the old graph is not kept alive by the optimizer's state. Hyperparameters are Python
+new value through `p.data = ...`, computed from detached tensors (`.data`) or from their numpy
+values (`.numpy()`), so an update never builds a graph, and the old graph is not kept alive by
+the optimizer's state. Hyperparameters are Python
 floats, so float32 parameters stay float32 (a numpy float64 scalar would promote them).
 """
 
@@ -95,8 +96,8 @@ class Adam(Optimizer):
         self.eps = _check_range("Adam", "eps", eps, 0.0, None)
         self.weight_decay = _check_range("Adam", "weight_decay", weight_decay, 0.0, None)
         self.t = 0
-        self.m: dict[Tensor, Tensor] = {}
-        self.v: dict[Tensor, Tensor] = {}
+        self.m: dict = {}  # parameter -> its first moment (a Tensor or a numpy array)
+        self.v: dict = {}
 
     def step(self):
         ### BEGIN YOUR SOLUTION
@@ -104,12 +105,12 @@ class Adam(Optimizer):
         for w in self.params:
             if w.grad is None:
                 continue
-            g = w.grad.data + self.weight_decay * w.data
+            g = w.grad.numpy() + self.weight_decay * w.numpy()
             m = self.beta1 * self.m.get(w, 0.0) + (1 - self.beta1) * g
             v = self.beta2 * self.v.get(w, 0.0) + (1 - self.beta2) * g**2
             self.m[w] = m
             self.v[w] = v
             m_hat = m / (1 - self.beta1**self.t)
             v_hat = v / (1 - self.beta2**self.t)
-            w.data = w.data - self.lr * m_hat / (v_hat**0.5 + self.eps)
+            w.data = Tensor(w.numpy() - self.lr * m_hat / (v_hat**0.5 + self.eps), dtype=w.dtype)
         ### END YOUR SOLUTION

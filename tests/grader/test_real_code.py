@@ -102,11 +102,11 @@ def test_adam_moments_in_another_container(tmp_path, key):
             OPTIM,
             "        for w in self.params:\n            if w.grad is None:\n"
             "                continue\n"
-            "            g = w.grad.data + self.weight_decay * w.data\n"
+            "            g = w.grad.numpy() + self.weight_decay * w.numpy()\n"
             "            m = self.beta1 * self.m.get(w, 0.0)",
             "        for i, w in enumerate(self.params):\n            if w.grad is None:\n"
             "                continue\n"
-            "            g = w.grad.data + self.weight_decay * w.data\n"
+            "            g = w.grad.numpy() + self.weight_decay * w.numpy()\n"
             f"            m = self.beta1 * self.m.get({key}, 0.0)",
         ),
         (OPTIM, "v = self.beta2 * self.v.get(w, 0.0)", f"v = self.beta2 * self.v.get({key}, 0.0)"),
