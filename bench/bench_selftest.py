@@ -23,6 +23,7 @@ from grader import selftest  # noqa: E402
 
 
 def cpu_seconds() -> float:
+    """This process's CPU time and its children's: the probes are child processes."""
     own = resource.getrusage(resource.RUSAGE_SELF)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime

@@ -97,7 +97,7 @@ def mismatch(
         return None
     flat = int(np.argmax(error - allowed))
     index = np.unravel_index(flat, got.shape)
-    beyond = int(np.count_nonzero(error > allowed))
+    beyond = int(np.count_nonzero(elements_off(got64, expected64, rtol, atol)))
     if not reveal:
         return (
             f"values differ from {against}{_index(index)} "

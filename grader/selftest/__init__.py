@@ -56,10 +56,10 @@ class Outcome:
         if self.error:
             return "error"
         lost = self.lost(full)
-        if self.patch is None:
-            wanted = set() if self.name == "solutions" else set(self.scores)
-            zero = all(score == 0 for score in self.scores.values())
-            return "ok" if lost == wanted and (self.name == "solutions" or zero) else "off"
+        if self.patch is None:  # solutions lose nothing; the skeleton scores 0 everywhere
+            if self.name == "solutions":
+                return "ok" if not lost else "off"
+            return "ok" if all(score == 0 for score in self.scores.values()) else "off"
         if self.patch.kind == "alternative":
             return "kept" if not lost else "rejected"
         if self.patch.problem not in lost:

@@ -13,15 +13,20 @@ occur exactly once) by NEW_TEXT in that one file, grades, and returns {problem i
 `full=True` it returns the whole RunResult instead (checks and their messages):
 
     result = grade_edited(path, OLD_TEXT, NEW_TEXT, problems=["logsumexp"], full=True)
+
+`grade_patch(patch)` does the same with a self-test patch (grader.selftest.patches), and `kit` is a
+scratch copy of the kit's tracked files, to change freely.
 """
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from grader import pipeline, selftest
+from grader import REPO_ROOT, pipeline, selftest
 from grader import problems as registry
 from grader.assign import strip_tree, write_tree
 from grader.problems import PROBLEM_IDS
@@ -31,10 +36,7 @@ from grader.selftest.patches import Patch
 
 ROOT = Path(__file__).resolve().parents[2]
 SOLUTIONS = ROOT / "solutions"
-FULL = {
-    registry.load(pid).PROBLEM.id: registry.load(pid).PROBLEM.points
-    for pid in PROBLEM_IDS
-}
+FULL = {registry.load(pid).PROBLEM.id: registry.load(pid).PROBLEM.points for pid in PROBLEM_IDS}
 
 
 def copy_solutions(dest: Path) -> Path:
@@ -94,3 +96,23 @@ def grade_patch(tmp_path: Path):
         return {problem.id: problem.score for problem in result.problems}
 
     return run
+
+
+def tracked_files() -> list[str]:
+    done = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    )
+    return [name for name in done.stdout.split("\0") if name]
+
+
+@pytest.fixture
+def kit(tmp_path: Path) -> Path:
+    """A copy of the kit's files (as in the working tree), sharing the kit's virtual environment."""
+    root = tmp_path / "kit"
+    for name in tracked_files():
+        source = REPO_ROOT / name
+        if source.is_file():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, root / name)
+    (root / ".venv").symlink_to(REPO_ROOT / ".venv")
+    return root

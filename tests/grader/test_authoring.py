@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -103,26 +102,6 @@ new = '''
     return min(1.0, max_norm / norm)
 '''
 """
-
-
-def tracked_files() -> list[str]:
-    done = subprocess.run(
-        ["git", "ls-files", "-z"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
-    )
-    return [name for name in done.stdout.split("\0") if name]
-
-
-@pytest.fixture
-def kit(tmp_path: Path) -> Path:
-    """A copy of the kit's files (as in the working tree), sharing the kit's virtual environment."""
-    root = tmp_path / "kit"
-    for name in tracked_files():
-        source = REPO_ROOT / name
-        if source.is_file():
-            (root / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, root / name)
-    (root / ".venv").symlink_to(REPO_ROOT / ".venv")
-    return root
 
 
 def edit(path: Path, old: str, new: str) -> None:
