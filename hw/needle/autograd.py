@@ -141,14 +141,24 @@ class Value:
         if LAZY_MODE:
             value._init(op, list(inputs))
             return value
-        arrays = []
-        requires_grad = False
-        for x in inputs:
-            data = x.cached_data
-            arrays.append(x.realize_cached_data() if data is None else data)
-            if x.requires_grad:
-                requires_grad = True
-        data = op.compute(*arrays)
+        # Every op call of a training step comes through here: the one- and two-input cases,
+        # nearly all of them, are spelled out, without a list of arrays to build and unpack.
+        if len(inputs) == 2:
+            a, b = inputs
+            data_a, data_b = a.cached_data, b.cached_data
+            data = op.compute(
+                a.realize_cached_data() if data_a is None else data_a,
+                b.realize_cached_data() if data_b is None else data_b,
+            )
+            requires_grad = a.requires_grad or b.requires_grad
+        elif len(inputs) == 1:
+            a = inputs[0]
+            data_a = a.cached_data
+            data = op.compute(a.realize_cached_data() if data_a is None else data_a)
+            requires_grad = a.requires_grad
+        else:
+            data = op.compute(*[x.realize_cached_data() for x in inputs])
+            requires_grad = any(x.requires_grad for x in inputs)
         if requires_grad:
             value._init(op, list(inputs), 1, data, True)
         else:

@@ -150,7 +150,7 @@ class Linear(Module):
         ### BEGIN YOUR SOLUTION
         y = X @ self.weight
         if self.bias is not None:
-            y = y + self.bias.broadcast_to(y.shape)
+            y = y + self.bias
         return y
         ### END YOUR SOLUTION
 
@@ -268,17 +268,16 @@ class BatchNorm1d(Module):
         batch_size = x.shape[0]
         if self.training:
             mean = x.sum(axes=(0,)) / batch_size
-            centered = x - mean.broadcast_to(x.shape)
+            centered = x - mean
             var = (centered**2).sum(axes=(0,)) / batch_size
             m = self.momentum
-            self.running_mean.data = (1 - m) * self.running_mean.data + m * mean.data
-            self.running_var.data = (1 - m) * self.running_var.data + m * var.data
+            self.running_mean.data = (1 - m) * self.running_mean + m * mean.data
+            self.running_var.data = (1 - m) * self.running_var + m * var.data
         else:
-            centered = x - self.running_mean.broadcast_to(x.shape)
+            centered = x - self.running_mean
             var = self.running_var
-        std = (var + self.eps) ** 0.5
-        x_hat = centered / std.broadcast_to(x.shape)
-        return self.weight.broadcast_to(x.shape) * x_hat + self.bias.broadcast_to(x.shape)
+        inv_std = (var + self.eps) ** -0.5
+        return self.weight * (centered * inv_std) + self.bias
         ### END YOUR SOLUTION
 
 

@@ -63,7 +63,9 @@ def _axes_tuple(axes: Axes) -> tuple[int, ...] | None:
         return None
     if isinstance(axes, (int, numpy.integer)):
         return (int(axes),)
-    return tuple(int(axis) for axis in axes)
+    if type(axes) is tuple and all(type(axis) is int for axis in axes):
+        return axes  # the usual case, already in the form wanted
+    return tuple([int(axis) for axis in axes])
 
 
 def _python_scalar(scalar: float) -> float:
@@ -109,9 +111,11 @@ class ElementwiseBinaryOp(TensorOp):
     def gradient_as_tuple(self, out_grad: Tensor, node: Tensor) -> tuple[Tensor, ...]:
         partials = super().gradient_as_tuple(out_grad, node)
         shape = node.shape
+        input_shapes = [input_node.shape for input_node in node.inputs]
+        if all(input_shape == shape for input_shape in input_shapes):
+            return partials  # nothing was broadcast (most calls)
         summed = []
-        for partial, input_node in zip(partials, node.inputs, strict=True):
-            input_shape = input_node.shape
+        for partial, input_shape in zip(partials, input_shapes, strict=True):
             if input_shape != shape and isinstance(partial, Tensor) and partial.shape == shape:
                 partial = unbroadcast(partial, input_shape)
             summed.append(partial)
@@ -245,7 +249,7 @@ class EWiseDiv(ElementwiseBinaryOp):
         ### BEGIN YOUR SOLUTION
         a, b = node.inputs
         grad_a = out_grad / b
-        grad_b = -out_grad * a / (b * b)
+        grad_b = -(out_grad * node) / b  # -g * a / b^2, with a / b = c
         return grad_a, grad_b
         ### END YOUR SOLUTION
 
@@ -324,8 +328,10 @@ class Reshape(TensorOp):
 
 def reshape(a: Tensor, shape: Shape) -> Tensor:
     shape = tuple(shape)
-    if -1 not in shape and _size(shape) != _size(a.shape):
-        raise ValueError(f"reshape: cannot reshape {a.shape} (size {_size(a.shape)}) to {shape}")
+    if -1 not in shape:
+        size = _size(a.shape)
+        if _size(shape) != size:
+            raise ValueError(f"reshape: cannot reshape {a.shape} (size {size}) to {shape}")
     return Reshape(shape)(a)
 
 
@@ -408,17 +414,14 @@ class MatMul(TensorOp):
 
 
 def matmul(a: Tensor, b: Tensor) -> Tensor:
-    if len(a.shape) < 2 or len(b.shape) < 2:
-        raise ValueError(f"matmul: needs at least 2 dimensions on each side: {a.shape} @ {b.shape}")
-    if a.shape[-1] != b.shape[-2]:
-        raise ValueError(f"matmul: inner dimensions differ: {a.shape} @ {b.shape}")
-    if a.shape[:-2] != b.shape[:-2]:
-        try:
-            array_api.broadcast_shapes(a.shape[:-2], b.shape[:-2])
-        except ValueError:
-            raise ValueError(
-                f"matmul: batch dimensions do not broadcast: {a.shape} @ {b.shape}"
-            ) from None
+    a_shape, b_shape = a.shape, b.shape
+    if len(a_shape) < 2 or len(b_shape) < 2:
+        raise ValueError(f"matmul: needs at least 2 dimensions on each side: {a_shape} @ {b_shape}")
+    if a_shape[-1] != b_shape[-2]:
+        raise ValueError(f"matmul: inner dimensions differ: {a_shape} @ {b_shape}")
+    if len(a_shape) > 2 or len(b_shape) > 2:
+        if _broadcast_shape(a_shape[:-2], b_shape[:-2]) is None:
+            raise ValueError(f"matmul: batch dimensions do not broadcast: {a_shape} @ {b_shape}")
     return MatMul()(a, b)
 
 
@@ -531,15 +534,28 @@ def _broadcastable(source: Shape, target: Shape) -> bool:
     return all(s in (1, t) for s, t in zip(source, trailing, strict=True))
 
 
+def _broadcast_shape(first: Shape, second: Shape) -> Shape | None:
+    """The shape numpy's rules broadcast `first` and `second` to, or None if they do not: aligned
+    from the last axis, each pair of sizes equal or one of them 1 (a missing axis counts as 1)."""
+    if len(first) < len(second):
+        first, second = second, first
+    shape = list(first)
+    offset = len(first) - len(second)
+    for i, size in enumerate(second):
+        other = shape[offset + i]
+        if other == 1:
+            shape[offset + i] = size
+        elif size != 1 and size != other:
+            return None
+    return tuple(shape)
+
+
 def _check_broadcastable(name: str, a: Tensor, b: Tensor) -> None:
     """Elementwise operands must broadcast under numpy's rules: aligned from the last axis, each
     pair of sizes equal or one of them 1."""
-    if a.shape == b.shape:
-        return
-    try:
-        array_api.broadcast_shapes(a.shape, b.shape)
-    except ValueError:
+    a_shape, b_shape = a.shape, b.shape
+    if a_shape != b_shape and _broadcast_shape(a_shape, b_shape) is None:
         raise ValueError(
-            f"{name}: shapes {a.shape} and {b.shape} do not broadcast (aligned from the last "
+            f"{name}: shapes {a_shape} and {b_shape} do not broadcast (aligned from the last "
             "axis, each pair of sizes must be equal or one of them 1)"
-        ) from None
+        )
