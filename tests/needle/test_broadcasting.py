@@ -307,3 +307,26 @@ def test_summation_gradient_written_for_tuples_works_with_an_int_axis():
 
     x = arrays_of([((3, 4), real)])[0]
     check_gradients(lambda a: LoopingSummation(1)(a), x)
+
+
+SMALL_SHAPES = [(), (1,), (3,), (5,), (1, 1), (2, 1), (1, 3), (2, 3), (3, 1), (4, 1, 3), (4, 2, 3)]
+
+
+def test_the_shape_checks_follow_numpys_broadcasting_rules():
+    """The engine's shape checks (plain Python, for speed) agree with numpy on every pair."""
+    from itertools import product
+
+    from needle.ops.ops_mathematic import _broadcast_shape, _broadcastable
+
+    for first, second in product(SMALL_SHAPES, SMALL_SHAPES):
+        try:
+            expected = np.broadcast_shapes(first, second)
+        except ValueError:
+            expected = None
+        assert _broadcast_shape(first, second) == expected, (first, second)
+        try:
+            np.broadcast_to(np.zeros(first), second)
+            to_exactly = True
+        except ValueError:
+            to_exactly = False
+        assert _broadcastable(first, second) == to_exactly, (first, second)

@@ -499,12 +499,7 @@ def _size(shape: Shape) -> int:
 
 def _broadcastable(source: Shape, target: Shape) -> bool:
     """Whether numpy's rules broadcast `source` to exactly `target`."""
-    if source == target:
-        return True
-    if len(source) > len(target):
-        return False
-    trailing = target[len(target) - len(source) :]
-    return all(s in (1, t) for s, t in zip(source, trailing, strict=True))
+    return source == target or _broadcast_shape(source, target) == tuple(target)
 
 
 def _broadcast_shape(first: Shape, second: Shape) -> Shape | None:
