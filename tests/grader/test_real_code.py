@@ -321,7 +321,7 @@ def test_batchnorm_eval_without_explicit_broadcast(tmp_path):
         (
             NN,
             "        else:\n"
-            "            centered = x - self.running_mean.broadcast_to(x.shape)\n"
+            "            centered = x - self.running_mean\n"
             "            var = self.running_var\n",
             "        else:\n"
             "            y = (x - self.running_mean) / (self.running_var + self.eps) ** 0.5\n"
