@@ -6,8 +6,8 @@ One TOML file per problem in `grader/selftest/data/<problem id>.toml`, with entr
     id = "adam_eps_inside_sqrt"      # unique over all files
     says = "eps inside the square root: sqrt(v_hat + eps)"
     region = "needle/optim.py:Adam.step"
-    old = "(v_hat**0.5 + self.eps)"
-    new = "(v_hat + self.eps) ** 0.5"
+    old = "np.sqrt(v) / root + self.eps"
+    new = "np.sqrt(v / root**2 + self.eps)"
     also_costs = ["..."]             # mistakes only, optional: other problems it must cost
     why = "..."                      # required with also_costs: which of their code runs the edit
 

@@ -7,6 +7,8 @@ the optimizer's state. Hyperparameters are Python
 floats, so float32 parameters stay float32 (a numpy float64 scalar would promote them).
 """
 
+import numpy as np
+
 from .autograd import Tensor
 
 

@@ -7,6 +7,8 @@ the optimizer's state. Hyperparameters are Python
 floats, so float32 parameters stay float32 (a numpy float64 scalar would promote them).
 """
 
+import numpy as np
+
 from .autograd import Tensor
 
 
@@ -102,15 +104,23 @@ class Adam(Optimizer):
     def step(self):
         ### BEGIN YOUR SOLUTION
         self.t += 1
+        # m_hat = m / (1 - beta1^t) and v_hat = v / (1 - beta2^t) differ from m and v by scalars:
+        # folded into the step size and the root, the corrections cost no array operation.
+        step_size = self.lr / (1 - self.beta1**self.t)
+        root = (1 - self.beta2**self.t) ** 0.5
         for w in self.params:
             if w.grad is None:
                 continue
-            g = w.grad.numpy() + self.weight_decay * w.numpy()
-            m = self.beta1 * self.m.get(w, 0.0) + (1 - self.beta1) * g
-            v = self.beta2 * self.v.get(w, 0.0) + (1 - self.beta2) * g**2
-            self.m[w] = m
-            self.v[w] = v
-            m_hat = m / (1 - self.beta1**self.t)
-            v_hat = v / (1 - self.beta2**self.t)
-            w.data = Tensor(w.numpy() - self.lr * m_hat / (v_hat**0.5 + self.eps), dtype=w.dtype)
+            g = w.grad.numpy() + self.weight_decay * w.numpy()  # a new array: .grad untouched
+            if w not in self.m:
+                self.m[w] = np.zeros_like(g)
+                self.v[w] = np.zeros_like(g)
+            # The moments are the optimizer's own numpy arrays, updated in place.
+            m, v = self.m[w], self.v[w]
+            m *= self.beta1
+            m += (1 - self.beta1) * g
+            v *= self.beta2
+            v += (1 - self.beta2) * g * g
+            denominator = np.sqrt(v) / root + self.eps  # sqrt(v_hat) + eps
+            w.data = Tensor.make_const(w.numpy() - step_size * m / denominator)
         ### END YOUR SOLUTION

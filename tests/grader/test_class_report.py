@@ -485,14 +485,11 @@ NAIVE_LOGSUMEXP = (
     "out = array_api.log(array_api.sum(array_api.exp(Z), axis=self.axes, keepdims=True))",
 )
 ADAM_STORES_CORRECTED_MOMENTS = (
-    "self.m[w] = m\n"
-    "            self.v[w] = v\n"
-    "            m_hat = m / (1 - self.beta1**self.t)\n"
-    "            v_hat = v / (1 - self.beta2**self.t)",
-    "m_hat = m / (1 - self.beta1**self.t)\n"
-    "            v_hat = v / (1 - self.beta2**self.t)\n"
-    "            self.m[w] = m_hat\n"
-    "            self.v[w] = v_hat",
+    "denominator = np.sqrt(v) / root + self.eps  # sqrt(v_hat) + eps\n"
+    "            w.data = Tensor.make_const(w.numpy() - step_size * m / denominator)",
+    "m /= 1 - self.beta1**self.t\n"
+    "            v /= 1 - self.beta2**self.t\n"
+    "            w.data = Tensor.make_const(w.numpy() - self.lr * m / (np.sqrt(v) + self.eps))",
 )
 # Ten submissions: 30% naive LogSumExp, 20% Adam storing corrected moments, 10% Adam left as
 # the skeleton's stub, one that hangs at import, one that crashes at import, two correct.

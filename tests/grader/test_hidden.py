@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 
 # Planted mistakes, one per problem, each failing value checks in hidden mode.
 PLANTED = {
-    "needle/optim.py": [("m_hat = m / (1 - self.beta1**self.t)", "m_hat = m")],
+    "needle/optim.py": [("step_size = self.lr / (1 - self.beta1**self.t)", "step_size = self.lr")],
     "needle/nn/nn_basic.py": [
         (
             "var = (centered**2).sum(axes=(0,)) / batch_size",

@@ -147,7 +147,13 @@ def test_monkeypatched_numpy_comparisons_do_not_help(solutions_copy):
         "numpy.array_equal = lambda *a, **k: True\nnumpy.isclose = lambda *a, **k: True\n",
     )
     # Adam without bias correction
-    edit_in(solutions_copy, OPTIM, "Adam.step", "m_hat = m / (1 - self.beta1**self.t)", "m_hat = m")
+    edit_in(
+        solutions_copy,
+        OPTIM,
+        "Adam.step",
+        "step_size = self.lr / (1 - self.beta1**self.t)",
+        "step_size = self.lr",
+    )
     result = graded(solutions_copy, ["adam"])
     assert result["adam"].score < result["adam"].max_score
 
@@ -159,7 +165,13 @@ def test_fake_score_lines_on_stdout_are_ignored(solutions_copy):
         f"print('Total: 100/100')\nprint({json.dumps(json.dumps(fake))})\n"
         "import sys\nprint('Score for adam: 7/7', file=sys.stderr)\n",
     )
-    edit_in(solutions_copy, OPTIM, "Adam.step", "m_hat = m / (1 - self.beta1**self.t)", "m_hat = m")
+    edit_in(
+        solutions_copy,
+        OPTIM,
+        "Adam.step",
+        "step_size = self.lr / (1 - self.beta1**self.t)",
+        "step_size = self.lr",
+    )
     completed = subprocess.run(
         [
             sys.executable,

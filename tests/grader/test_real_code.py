@@ -102,19 +102,20 @@ def test_adam_moments_in_another_container(tmp_path, key):
             OPTIM,
             "        for w in self.params:\n            if w.grad is None:\n"
             "                continue\n"
-            "            g = w.grad.numpy() + self.weight_decay * w.numpy()\n"
-            "            m = self.beta1 * self.m.get(w, 0.0)",
+            "            g = w.grad.numpy() + self.weight_decay * w.numpy()  # a new array",
             "        for i, w in enumerate(self.params):\n            if w.grad is None:\n"
             "                continue\n"
-            "            g = w.grad.numpy() + self.weight_decay * w.numpy()\n"
-            f"            m = self.beta1 * self.m.get({key}, 0.0)",
+            "            g = w.grad.numpy() + self.weight_decay * w.numpy()  # a new array",
         ),
-        (OPTIM, "v = self.beta2 * self.v.get(w, 0.0)", f"v = self.beta2 * self.v.get({key}, 0.0)"),
         (
             OPTIM,
-            "            self.m[w] = m\n            self.v[w] = v\n",
-            f"            self.m[{key}] = m\n            self.v[{key}] = v\n",
+            "            if w not in self.m:\n                self.m[w] = np.zeros_like(g)\n"
+            "                self.v[w] = np.zeros_like(g)\n",
+            f"            if {key} not in self.m:\n"
+            f"                self.m[{key}] = np.zeros_like(g)\n"
+            f"                self.v[{key}] = np.zeros_like(g)\n",
         ),
+        (OPTIM, "m, v = self.m[w], self.v[w]", f"m, v = self.m[{key}], self.v[{key}]"),
     )
     assert_full_marks(root, ["adam"])
 

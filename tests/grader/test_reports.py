@@ -186,9 +186,10 @@ def test_terminal_json_and_gradescope_show_the_same_checks_messages_and_stubs(tm
     # Adam storing its bias-corrected first moment, and LogSumExp still a stub.
     optim = root / "needle" / "optim.py"
     text = optim.read_text()
-    stored = "self.m[w] = m\n"
+    stored = "            m += (1 - self.beta1) * g\n"
     assert text.count(stored) == 1
-    optim.write_text(text.replace(stored, "self.m[w] = m / (1 - self.beta1**self.t)\n"))
+    corrected = stored + "            self.m[w] = m / (1 - self.beta1**self.t)\n"
+    optim.write_text(text.replace(stored, corrected))
     skeleton = assign.strip_tree(SOLUTIONS)
     logarithmic = "needle/ops/ops_logarithmic.py"
     (root / logarithmic).write_bytes(skeleton[logarithmic])
