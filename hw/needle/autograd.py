@@ -61,11 +61,14 @@ class Op:
     def gradient_as_tuple(self, out_grad: Value, node: Value) -> tuple[Value, ...]:
         """`gradient`, always as a tuple with one entry per input."""
         output = self.gradient(out_grad, node)
-        if isinstance(output, tuple):
-            return output
-        if isinstance(output, list):
-            return tuple(output)
-        return (output,)
+        if not isinstance(output, tuple):
+            output = tuple(output) if isinstance(output, list) else (output,)
+        if len(output) != len(node.inputs):
+            raise ValueError(
+                f"{type(self).__name__}.gradient returned {len(output)} partial adjoint(s) for "
+                f"{len(node.inputs)} input(s): it must return one per input"
+            )
+        return output
 
 
 class TensorOp(Op):
@@ -414,6 +417,8 @@ def _detach_inner_gradients(output: Value) -> None:
 
 def sum_node_list(node_list: list[Value]) -> Value:
     """The sum of a non-empty list of nodes, as one graph node (no leading zero added)."""
+    if len(node_list) == 1:
+        return node_list[0]  # the usual case: a node used once
     total = node_list[0]
     for node in node_list[1:]:
         total = total + node

@@ -61,11 +61,14 @@ class Op:
     def gradient_as_tuple(self, out_grad: Value, node: Value) -> tuple[Value, ...]:
         """`gradient`, always as a tuple with one entry per input."""
         output = self.gradient(out_grad, node)
-        if isinstance(output, tuple):
-            return output
-        if isinstance(output, list):
-            return tuple(output)
-        return (output,)
+        if not isinstance(output, tuple):
+            output = tuple(output) if isinstance(output, list) else (output,)
+        if len(output) != len(node.inputs):
+            raise ValueError(
+                f"{type(self).__name__}.gradient returned {len(output)} partial adjoint(s) for "
+                f"{len(node.inputs)} input(s): it must return one per input"
+            )
+        return output
 
 
 class TensorOp(Op):
@@ -368,12 +371,16 @@ def compute_gradient_of_variables(output_tensor: Tensor, out_grad: Tensor) -> No
     node_to_output_grads_list: dict[Value, list[Value]] = {output_tensor: [out_grad]}
     ### BEGIN YOUR SOLUTION
     for node in reversed(find_topo_sort([output_tensor])):
-        node.grad = sum_node_list(node_to_output_grads_list[node])
+        # Every consumer of the node comes before it in this order: its list is complete.
+        node.grad = sum_node_list(node_to_output_grads_list.pop(node))
         if node.is_leaf():
             continue
         partial_adjoints = node.op.gradient_as_tuple(node.grad, node)
         for input_node, partial in zip(node.inputs, partial_adjoints, strict=True):
-            node_to_output_grads_list.setdefault(input_node, []).append(partial)
+            if input_node in node_to_output_grads_list:
+                node_to_output_grads_list[input_node].append(partial)
+            else:
+                node_to_output_grads_list[input_node] = [partial]
     ### END YOUR SOLUTION
 
 
@@ -429,6 +436,8 @@ def _detach_inner_gradients(output: Value) -> None:
 
 def sum_node_list(node_list: list[Value]) -> Value:
     """The sum of a non-empty list of nodes, as one graph node (no leading zero added)."""
+    if len(node_list) == 1:
+        return node_list[0]  # the usual case: a node used once
     total = node_list[0]
     for node in node_list[1:]:
         total = total + node

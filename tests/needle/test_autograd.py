@@ -173,6 +173,26 @@ def test_backward_keeps_the_graph_of_leaf_gradients_and_stores_the_others_detach
     assert c.grad.op is None and out.grad.op is None
 
 
+class _OnePartialForTwoInputs:
+    def compute(self, a, b):
+        return a + b
+
+    def gradient(self, out_grad, node):
+        return out_grad  # a mistake: b gets no partial adjoint
+
+
+@pytest.mark.parametrize("elementwise", [False, True], ids=["TensorOp", "ElementwiseBinaryOp"])
+def test_a_gradient_with_a_partial_missing_is_named_not_silently_cut_short(elementwise):
+    """Does backward() name the op whose gradient returns fewer partial adjoints than it has
+    inputs, instead of zipping them short and leaving an input without its adjoint?"""
+    base = ndl.ops.ElementwiseBinaryOp if elementwise else autograd.TensorOp
+    op = type("OnePartialForTwoInputs", (_OnePartialForTwoInputs, base), {})()
+    a, b = ndl.Tensor(randn(2, 3)), ndl.Tensor(randn(2, 3, seed=1))
+    out = op(a, b).sum()
+    with pytest.raises(ValueError, match="OnePartialForTwoInputs.gradient returned 1 partial"):
+        out.backward()
+
+
 # ---------------------------------------------------------------- Tensor semantics
 
 

@@ -109,17 +109,17 @@ class ElementwiseBinaryOp(TensorOp):
     """
 
     def gradient_as_tuple(self, out_grad: Tensor, node: Tensor) -> tuple[Tensor, ...]:
-        partials = super().gradient_as_tuple(out_grad, node)
+        grad_a, grad_b = super().gradient_as_tuple(out_grad, node)
         shape = node.shape
-        input_shapes = [input_node.shape for input_node in node.inputs]
-        if all(input_shape == shape for input_shape in input_shapes):
-            return partials  # nothing was broadcast (most calls)
-        summed = []
-        for partial, input_shape in zip(partials, input_shapes, strict=True):
-            if input_shape != shape and isinstance(partial, Tensor) and partial.shape == shape:
-                partial = unbroadcast(partial, input_shape)
-            summed.append(partial)
-        return tuple(summed)
+        a, b = node.inputs
+        a_shape, b_shape = a.shape, b.shape
+        if a_shape == shape and b_shape == shape:
+            return grad_a, grad_b  # nothing was broadcast (most calls)
+        if a_shape != shape and isinstance(grad_a, Tensor) and grad_a.shape == shape:
+            grad_a = unbroadcast(grad_a, a_shape)
+        if b_shape != shape and isinstance(grad_b, Tensor) and grad_b.shape == shape:
+            grad_b = unbroadcast(grad_b, b_shape)
+        return grad_a, grad_b
 
 
 class EWiseAdd(ElementwiseBinaryOp):
@@ -381,9 +381,12 @@ class Summation(TensorOp):
     def gradient(self, out_grad: Tensor, node: Tensor) -> Tensor:
         ### BEGIN YOUR SOLUTION
         input_shape = node.inputs[0].shape
-        axes = range(len(input_shape)) if self.axes is None else self.axes
+        if self.axes is None or self.axes == tuple(range(len(self.axes))):
+            # Only leading axes summed: g's shape is already the trailing part of a's, which
+            # broadcasting lines up from the last axis.
+            return broadcast_to(out_grad, input_shape)
         kept_shape = list(input_shape)
-        for axis in axes:
+        for axis in self.axes:
             kept_shape[axis] = 1
         return broadcast_to(reshape(out_grad, kept_shape), input_shape)
         ### END YOUR SOLUTION
