@@ -59,15 +59,37 @@ class Op:
         raise NotImplementedError()
 
     def gradient_as_tuple(self, out_grad: Value, node: Value) -> tuple[Value, ...]:
-        """`gradient`, always as a tuple with one entry per input."""
-        output = self.gradient(out_grad, node)
+        """`gradient`, always as a tuple with one entry per input.
+
+        The partial adjoint of a constant input (the data, a mask) is built lazily: it is
+        computed only if its `.grad` is ever read.
+        """
+        inputs = node.inputs
+        constant_input = False
+        for x in inputs:
+            if not x.requires_grad:
+                constant_input = True
+        if constant_input:
+            global LAZY_MODE
+            lazy = LAZY_MODE
+            LAZY_MODE = True
+            try:
+                output = self.gradient(out_grad, node)
+            finally:
+                LAZY_MODE = lazy
+        else:
+            output = self.gradient(out_grad, node)
         if not isinstance(output, tuple):
             output = tuple(output) if isinstance(output, list) else (output,)
-        if len(output) != len(node.inputs):
+        if len(output) != len(inputs):
             raise ValueError(
                 f"{type(self).__name__}.gradient returned {len(output)} partial adjoint(s) for "
-                f"{len(node.inputs)} input(s): it must return one per input"
+                f"{len(inputs)} input(s): it must return one per input"
             )
+        if constant_input:  # the other inputs' partials are wanted now
+            for x, partial in zip(inputs, output, strict=True):
+                if x.requires_grad and isinstance(partial, Value):
+                    partial.realize_cached_data()
         return output
 
 
@@ -407,12 +429,25 @@ def _detach_inner_gradients(output: Value) -> None:
         node = stack.pop()
         grad = getattr(node, "grad", None)
         if isinstance(grad, Value) and grad.op is not None:
-            if node.op is not None or not node.requires_grad:
+            if node.op is not None:
                 node.grad = grad.detach()
+            elif not node.requires_grad:
+                node.grad = _deferred_copy(grad)
         for input_node in node.inputs:
             if input_node not in visited:
                 visited.add(input_node)
                 stack.append(input_node)
+
+
+def _deferred_copy(value: Value) -> Value:
+    """`value` detached: its array if computed, else a copy of its lazy graph whose computed
+    nodes are replaced by constants holding their arrays, so that it leads back to no node of the
+    step and costs nothing until read."""
+    if value.cached_data is not None:
+        return value.detach() if isinstance(value, Tensor) else value.make_const(value.cached_data)
+    copy = type(value).__new__(type(value))
+    copy._init(value.op, [_deferred_copy(x) for x in value.inputs], 1, None, False)
+    return copy
 
 
 def sum_node_list(node_list: list[Value]) -> Value:

@@ -170,7 +170,34 @@ def test_backward_keeps_the_graph_of_leaf_gradients_and_stores_the_others_detach
         assert_shape_then_values(node.grad, reference.grad.numpy())
     assert x.grad.op is not None and w.grad.op is not None
     assert h.grad.op is None and not h.grad.requires_grad
-    assert c.grad.op is None and out.grad.op is None
+    assert out.grad.op is None
+    assert not c.grad.requires_grad
+
+
+def _reachable(node):
+    seen, stack = set(), [node]
+    while stack:
+        n = stack.pop()
+        if n not in seen:
+            seen.add(n)
+            stack.extend(n.inputs)
+    return seen
+
+
+def test_the_gradient_of_a_constant_is_computed_only_when_read_and_leads_back_to_nothing():
+    """Is the partial adjoint of a constant input (the data X of x @ W) left uncomputed by
+    backward(), with no path from it back to the step's nodes (which would be a reference
+    cycle), and computed right when read, even after the weights have been replaced?"""
+    xs, ws = randn(5, 4), randn(4, 3, seed=1)
+    x, w = constant(xs), ndl.Tensor(ws)
+    out = ndl.relu(x @ w).sum()
+    out.backward()
+    assert x.grad.cached_data is None  # not computed by backward()
+    step = _reachable(out) | _reachable(w.grad)
+    assert not _reachable(x.grad) & step
+    w.data = ndl.Tensor(np.zeros_like(ws))  # an optimizer step replaces the weights' array
+    expected = ((xs @ ws) > 0).astype(xs.dtype) @ ws.T
+    assert_shape_then_values(x.grad, expected)
 
 
 class _OnePartialForTwoInputs:

@@ -412,6 +412,8 @@ class MatMul(TensorOp):
         a, b = node.inputs
         grad_a = matmul(out_grad, transpose(b))
         grad_b = matmul(transpose(a), out_grad)
+        if len(a.shape) == 2 and len(b.shape) == 2:
+            return grad_a, grad_b  # no batch axes: nothing to sum
         return unbroadcast(grad_a, a.shape), unbroadcast(grad_b, b.shape)
         ### END YOUR SOLUTION
 
