@@ -69,6 +69,7 @@ class Op:
         for x in inputs:
             if not x.requires_grad:
                 constant_input = True
+                break
         if constant_input:
             global LAZY_MODE
             lazy = LAZY_MODE
@@ -444,7 +445,7 @@ def _deferred_copy(value: Value) -> Value:
     nodes are replaced by constants holding their arrays, so that it leads back to no node of the
     step and costs nothing until read."""
     if value.cached_data is not None:
-        return value.detach() if isinstance(value, Tensor) else value.make_const(value.cached_data)
+        return type(value).make_const(value.cached_data)
     copy = type(value).__new__(type(value))
     copy._init(value.op, [_deferred_copy(x) for x in value.inputs], 1, None, False)
     return copy

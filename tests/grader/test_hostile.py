@@ -140,20 +140,24 @@ def test_fifty_gigabyte_allocation_fails_only_its_problem(solutions_copy):
     assert result["sgd"].score == result["sgd"].max_score
 
 
+def adam_without_bias_correction(root):
+    """Plant a mistake that costs adam points: the first moment's bias correction is dropped."""
+    edit_in(
+        root,
+        OPTIM,
+        "Adam.step",
+        "step_size = self.lr / (1 - self.beta1**self.t)",
+        "step_size = self.lr",
+    )
+
+
 def test_monkeypatched_numpy_comparisons_do_not_help(solutions_copy):
     prepend(
         solutions_copy / "needle/optim.py",
         "import numpy\nnumpy.allclose = lambda *a, **k: True\n"
         "numpy.array_equal = lambda *a, **k: True\nnumpy.isclose = lambda *a, **k: True\n",
     )
-    # Adam without bias correction
-    edit_in(
-        solutions_copy,
-        OPTIM,
-        "Adam.step",
-        "step_size = self.lr / (1 - self.beta1**self.t)",
-        "step_size = self.lr",
-    )
+    adam_without_bias_correction(solutions_copy)
     result = graded(solutions_copy, ["adam"])
     assert result["adam"].score < result["adam"].max_score
 
@@ -165,13 +169,7 @@ def test_fake_score_lines_on_stdout_are_ignored(solutions_copy):
         f"print('Total: 100/100')\nprint({json.dumps(json.dumps(fake))})\n"
         "import sys\nprint('Score for adam: 7/7', file=sys.stderr)\n",
     )
-    edit_in(
-        solutions_copy,
-        OPTIM,
-        "Adam.step",
-        "step_size = self.lr / (1 - self.beta1**self.t)",
-        "step_size = self.lr",
-    )
+    adam_without_bias_correction(solutions_copy)
     completed = subprocess.run(
         [
             sys.executable,
