@@ -203,12 +203,14 @@ def instrumented_needle_epoch(case: Case, collector: bool) -> dict[str, float]:
     import apps.mlp_resnet as app
 
     model, opt, loader = needle_setup(case, seed=0)
-    init = autograd.Value._init
-    made = [0]
+    # Tensors made in a step = the change in live Tensors + the Tensors freed (counted here, in
+    # `__del__`, as the engine makes most Tensors without a call to count).
+    release = autograd.Value.__del__
+    freed = [0]
 
-    def counting_init(self, *args, **kwargs):
-        made[0] += 1
-        init(self, *args, **kwargs)
+    def counting_del(self):
+        freed[0] += 1
+        release(self)
 
     live, made_per_step, peaks = [], [], []
 
@@ -221,22 +223,22 @@ def instrumented_needle_epoch(case: Case, collector: bool) -> dict[str, float]:
         def step(self):
             opt.step()
             live.append(autograd.TENSOR_COUNTER)
-            made_per_step.append(made[0])
-            made[0] = 0
+            made_per_step.append(live[-1] - (live[-2] if len(live) > 1 else before) + freed[0])
+            freed[0] = 0
             peaks.append(tracemalloc.get_traced_memory()[1])
             tracemalloc.reset_peak()
 
     gc.collect()
     if not collector:
         gc.disable()
-    autograd.Value._init = counting_init
+    before = autograd.TENSOR_COUNTER
+    autograd.Value.__del__ = counting_del
     tracemalloc.start()
     try:
-        before = autograd.TENSOR_COUNTER
         app.epoch(loader, model, Recording())
     finally:
         tracemalloc.stop()
-        autograd.Value._init = init
+        autograd.Value.__del__ = release
         gc.enable()
     after = autograd.TENSOR_COUNTER
     gc.collect()

@@ -80,17 +80,24 @@ class Op:
                 LAZY_MODE = lazy
         else:
             output = self.gradient(out_grad, node)
-        if not isinstance(output, tuple):
-            output = tuple(output) if isinstance(output, list) else (output,)
-        if len(output) != len(inputs):
-            raise ValueError(
-                f"{type(self).__name__}.gradient returned {len(output)} partial adjoint(s) for "
-                f"{len(inputs)} input(s): it must return one per input"
-            )
+        output = self._checked_partials(output, node)
         if constant_input:  # the other inputs' partials are wanted now
             for x, partial in zip(inputs, output, strict=True):
                 if x.requires_grad and isinstance(partial, Value):
                     partial.realize_cached_data()
+        return output
+
+
+    def _checked_partials(self, output: Any, node: Value) -> tuple[Value, ...]:
+        """What `gradient` returned as a tuple (one Value, or a list, allowed), or a ValueError
+        if it does not have one partial adjoint per input of `node`."""
+        if not isinstance(output, tuple):
+            output = tuple(output) if isinstance(output, list) else (output,)
+        if len(output) != len(node.inputs):
+            raise ValueError(
+                f"{type(self).__name__}.gradient returned {len(output)} partial adjoint(s) for "
+                f"{len(node.inputs)} input(s): it must return one per input"
+            )
         return output
 
 
@@ -163,12 +170,14 @@ class Value:
     @classmethod
     def make_from_op(cls, op: Op, inputs: list[Value]) -> Value:
         """`op` applied to `inputs`: computed now unless LAZY_MODE, detached if no gradient."""
+        # Every op call of a training step comes through here: the one- and two-input cases,
+        # nearly all of them, are spelled out, without a list of arrays to build and unpack, and
+        # the fields are set here rather than through `_init` (the same fields, one call less).
+        global TENSOR_COUNTER
         value = cls.__new__(cls)
         if LAZY_MODE:
             value._init(op, list(inputs))
             return value
-        # Every op call of a training step comes through here: the one- and two-input cases,
-        # nearly all of them, are spelled out, without a list of arrays to build and unpack.
         if len(inputs) == 2:
             a, b = inputs
             data_a, data_b = a.cached_data, b.cached_data
@@ -185,11 +194,17 @@ class Value:
         else:
             data = op.compute(*[x.realize_cached_data() for x in inputs])
             requires_grad = any(x.requires_grad for x in inputs)
+        TENSOR_COUNTER += 1
         if requires_grad:
-            value._init(op, list(inputs), 1, data, True)
+            value.op = op
+            value.inputs = list(inputs)
         else:
             # Nothing will ever differentiate through it: keep no graph behind it.
-            value._init(None, [], 1, data, False)
+            value.op = None
+            value.inputs = []
+        value.num_outputs = 1
+        value.cached_data = data
+        value.requires_grad = requires_grad
         return value
 
 

@@ -100,9 +100,17 @@ class ElementwiseBinaryOp(TensorOp):
     """
 
     def gradient_as_tuple(self, out_grad: Tensor, node: Tensor) -> tuple[Tensor, ...]:
-        grad_a, grad_b = super().gradient_as_tuple(out_grad, node)
-        shape = node.shape
         a, b = node.inputs
+        if a.requires_grad and b.requires_grad:
+            # Most calls: no constant input whose partial is to be deferred (see
+            # Op.gradient_as_tuple), so the gradient is called directly.
+            output = self.gradient(out_grad, node)
+            if type(output) is not tuple or len(output) != 2:
+                output = super()._checked_partials(output, node)
+            grad_a, grad_b = output
+        else:
+            grad_a, grad_b = super().gradient_as_tuple(out_grad, node)
+        shape = node.shape
         a_shape, b_shape = a.shape, b.shape
         if a_shape == shape and b_shape == shape:
             return grad_a, grad_b  # nothing was broadcast (most calls)
@@ -521,6 +529,9 @@ def _broadcast_shape(first: Shape, second: Shape) -> Shape | None:
 def _check_broadcastable(name: str, a: Tensor, b: Tensor) -> None:
     """Elementwise operands must broadcast under numpy's rules: aligned from the last axis, each
     pair of sizes equal or one of them 1."""
+    data_a, data_b = a.cached_data, b.cached_data
+    if data_a is not None and data_b is not None and data_a.shape == data_b.shape:
+        return  # the usual case, read without the `shape` properties
     a_shape, b_shape = a.shape, b.shape
     if a_shape != b_shape and _broadcast_shape(a_shape, b_shape) is None:
         raise ValueError(
