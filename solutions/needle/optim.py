@@ -120,7 +120,14 @@ class Adam(Optimizer):
             m *= self.beta1
             m += (1 - self.beta1) * g
             v *= self.beta2
-            v += (1 - self.beta2) * g * g
-            denominator = np.sqrt(v) / root + self.eps  # sqrt(v_hat) + eps
-            w.data = Tensor.make_const(w.numpy() - step_size * m / denominator)
+            g *= g  # g is this step's own array: squared in place
+            g *= 1 - self.beta2
+            v += g
+            # lr * m_hat / (sqrt(v_hat) + eps) = step_size * root * m / (sqrt(v) + eps * root),
+            # in place in one new array.
+            update = np.sqrt(v)
+            update += self.eps * root
+            np.divide(m, update, out=update)
+            update *= step_size * root
+            w.data = Tensor.make_const(w.numpy() - update)
         ### END YOUR SOLUTION

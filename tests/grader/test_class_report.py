@@ -485,8 +485,11 @@ NAIVE_LOGSUMEXP = (
     "out = array_api.log(array_api.sum(array_api.exp(Z), axis=self.axes, keepdims=True))",
 )
 ADAM_STORES_CORRECTED_MOMENTS = (
-    "denominator = np.sqrt(v) / root + self.eps  # sqrt(v_hat) + eps\n"
-    "            w.data = Tensor.make_const(w.numpy() - step_size * m / denominator)",
+    "update = np.sqrt(v)\n"
+    "            update += self.eps * root\n"
+    "            np.divide(m, update, out=update)\n"
+    "            update *= step_size * root\n"
+    "            w.data = Tensor.make_const(w.numpy() - update)",
     "m /= 1 - self.beta1**self.t\n"
     "            v /= 1 - self.beta2**self.t\n"
     "            w.data = Tensor.make_const(w.numpy() - self.lr * m / (np.sqrt(v) + self.eps))",
