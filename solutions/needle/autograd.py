@@ -87,7 +87,6 @@ class Op:
                     partial.realize_cached_data()
         return output
 
-
     def _checked_partials(self, output: Any, node: Value) -> tuple[Value, ...]:
         """What `gradient` returned as a tuple (one Value, or a list, allowed), or a ValueError
         if it does not have one partial adjoint per input of `node`."""

@@ -205,16 +205,19 @@ class _OnePartialForTwoInputs:
         return a + b
 
     def gradient(self, out_grad, node):
-        return out_grad  # a mistake: b gets no partial adjoint
+        return (out_grad,)  # a mistake: b gets no partial adjoint
 
 
+@pytest.mark.parametrize("constant_b", [False, True], ids=["both-variables", "b-constant"])
 @pytest.mark.parametrize("elementwise", [False, True], ids=["TensorOp", "ElementwiseBinaryOp"])
-def test_a_gradient_with_a_partial_missing_is_named_not_silently_cut_short(elementwise):
+def test_a_gradient_with_a_partial_missing_is_named_not_silently_cut_short(elementwise, constant_b):
     """Does backward() name the op whose gradient returns fewer partial adjoints than it has
-    inputs, instead of zipping them short and leaving an input without its adjoint?"""
+    inputs, instead of zipping them short and leaving an input without its adjoint? (Both
+    paths: every input a variable, and one constant input, whose partial is deferred.)"""
     base = ndl.ops.ElementwiseBinaryOp if elementwise else autograd.TensorOp
     op = type("OnePartialForTwoInputs", (_OnePartialForTwoInputs, base), {})()
-    a, b = ndl.Tensor(randn(2, 3)), ndl.Tensor(randn(2, 3, seed=1))
+    a = ndl.Tensor(randn(2, 3))
+    b = ndl.Tensor(randn(2, 3, seed=1), requires_grad=not constant_b)
     out = op(a, b).sum()
     with pytest.raises(ValueError, match="OnePartialForTwoInputs.gradient returned 1 partial"):
         out.backward()

@@ -115,7 +115,7 @@ class ElementwiseBinaryOp(TensorOp):
             # Op.gradient_as_tuple), so the gradient is called directly.
             output = self.gradient(out_grad, node)
             if type(output) is not tuple or len(output) != 2:
-                output = super()._checked_partials(output, node)
+                output = self._checked_partials(output, node)
             grad_a, grad_b = output
         else:
             grad_a, grad_b = super().gradient_as_tuple(out_grad, node)
