@@ -147,8 +147,9 @@ class Value:
         cached_data: Any = None,
         requires_grad: bool | None = None,
     ) -> None:
-        # Called once per Value made; the engine passes the arguments by position, which
-        # Python binds faster than keywords.
+        # Called for leaves and lazy nodes; the engine passes the arguments by position, which
+        # Python binds faster than keywords. `make_from_op` sets the same fields itself for the
+        # computed outputs of ops: a field added here must be added there too.
         global TENSOR_COUNTER
         TENSOR_COUNTER += 1
         if requires_grad is None:

@@ -205,17 +205,26 @@ class _OnePartialForTwoInputs:
         return a + b
 
     def gradient(self, out_grad, node):
-        return (out_grad,)  # a mistake: b gets no partial adjoint
+        return out_grad  # a mistake: b gets no partial adjoint
 
 
+class _OnePartialTupleForTwoInputs(_OnePartialForTwoInputs):
+    def gradient(self, out_grad, node):
+        return (out_grad,)  # the same mistake, as a tuple
+
+
+@pytest.mark.parametrize("as_tuple", [False, True], ids=["one-value", "one-tuple"])
 @pytest.mark.parametrize("constant_b", [False, True], ids=["both-variables", "b-constant"])
 @pytest.mark.parametrize("elementwise", [False, True], ids=["TensorOp", "ElementwiseBinaryOp"])
-def test_a_gradient_with_a_partial_missing_is_named_not_silently_cut_short(elementwise, constant_b):
+def test_a_gradient_with_a_partial_missing_is_named_not_silently_cut_short(
+    elementwise, constant_b, as_tuple
+):
     """Does backward() name the op whose gradient returns fewer partial adjoints than it has
     inputs, instead of zipping them short and leaving an input without its adjoint? (Both
     paths: every input a variable, and one constant input, whose partial is deferred.)"""
     base = ndl.ops.ElementwiseBinaryOp if elementwise else autograd.TensorOp
-    op = type("OnePartialForTwoInputs", (_OnePartialForTwoInputs, base), {})()
+    mistake = _OnePartialTupleForTwoInputs if as_tuple else _OnePartialForTwoInputs
+    op = type("OnePartialForTwoInputs", (mistake, base), {})()
     a = ndl.Tensor(randn(2, 3))
     b = ndl.Tensor(randn(2, 3, seed=1), requires_grad=not constant_b)
     out = op(a, b).sum()
