@@ -354,7 +354,12 @@ class BroadcastTo(TensorOp):
 
     def compute(self, a: NDArray) -> NDArray:
         ### BEGIN YOUR SOLUTION
-        return array_api.broadcast_to(a, self.shape)
+        # A new array holding the copies. numpy's broadcast_to would return a view without
+        # copying, but it builds that view in Python-level code, which costs more than copying
+        # the small arrays a training step broadcasts.
+        out = array_api.empty(self.shape, dtype=a.dtype)
+        out[...] = a
+        return out
         ### END YOUR SOLUTION
 
     def gradient(self, out_grad: Tensor, node: Tensor) -> Tensor:
