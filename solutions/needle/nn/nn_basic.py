@@ -277,7 +277,7 @@ class BatchNorm1d(Module):
             centered = x - self.running_mean
             var = self.running_var
         inv_std = (var + self.eps) ** -0.5
-        return self.weight * (centered * inv_std) + self.bias
+        return centered * (self.weight * inv_std) + self.bias
         ### END YOUR SOLUTION
 
 
