@@ -15,11 +15,17 @@ What is compared, for both libraries, in each case:
   - float32 throughout, one thread for BLAS (numpy's OpenBLAS, PyTorch's MKL) and for PyTorch's ops.
 needle's time is `apps.mlp_resnet.epoch` with `needle.data.DataLoader`; PyTorch's loop slices the
 same numpy arrays and wraps them with `torch.from_numpy`. Dropout masks differ (each library draws
-its own). Model creation and data loading from disk are not timed. Each time is the median of
-`--runs` epochs, each on a freshly initialised model, after one warm-up epoch; needle's and
-PyTorch's runs alternate, so that a load on the machine hits both alike. Both the wall time and
-the process's CPU time are reported: on a machine shared with other work, the CPU time (the time
-the process actually ran) is the steadier of the two.
+its own). Model creation and data loading from disk are not timed. Each timed epoch starts
+after a `gc.collect()`: with PyTorch loaded the process holds nearly 300,000 objects, and a full
+collection of them that falls inside an epoch costs 50-150 ms, whichever library it hits. Each
+time is the median of `--runs` epochs, each on a freshly initialised model, after one warm-up
+epoch; needle's and PyTorch's runs alternate, so that a load on the machine hits both alike.
+Both the wall time and the process's CPU time are reported: on a machine shared with other work,
+the CPU time (the time the process actually ran) is the steadier of the two.
+
+Where the time goes: one more epoch of each library is timed phase by phase (forward and loss,
+zeroing the gradients, backward, optimizer step), in milliseconds per training step, with the
+ratio of each phase; the clock calls add a little to every phase.
 
 For needle, two more (untimed) epochs of each case are instrumented, with Python's cycle collector
 on and off: the Tensors made per training step, the peak memory numpy and Python allocate during
@@ -76,9 +82,7 @@ def digits_case(data_dir: Path) -> Case:
     if not images.exists():
         sys.exit(f"{images} is missing: run `make data` first")
     dataset = ndl.data.MNISTDataset(str(images), str(labels))
-    return Case(
-        "digits", f"{len(dataset)} digits of 8x8", dataset, dataset.images, dataset.labels
-    )
+    return Case("digits", f"{len(dataset)} digits of 8x8", dataset, dataset.images, dataset.labels)
 
 
 def mnist_case(mnist_dir: Path) -> Case:
@@ -109,6 +113,7 @@ def needle_setup(case: Case, seed: int):
 def time_needle(case: Case, seed: int) -> tuple[float, float, float]:
     """(wall seconds, CPU seconds, error, loss) of one training epoch of a fresh needle model."""
     model, opt, loader = needle_setup(case, seed)
+    gc.collect()
     start, start_cpu = time.perf_counter(), time.process_time()
     error, loss = epoch(loader, model, opt)
     return time.perf_counter() - start, time.process_time() - start_cpu, error, loss
@@ -159,6 +164,7 @@ def time_torch(case: Case, seed: int, torch) -> tuple[float, float, float]:
     opt = torch.optim.Adam(model.parameters(), lr=LR, weight_decay=WEIGHT_DECAY)
     images, labels = case.images, case.labels.astype(np.int64)
     n = len(labels)
+    gc.collect()
     start, start_cpu = time.perf_counter(), time.process_time()
     np.random.seed(4)
     order = np.random.permutation(n)
@@ -195,6 +201,97 @@ def alternate(runs: dict, repeats: int) -> dict[str, tuple[float, float, float, 
         )
         for name, rs in results.items()
     }
+
+
+PHASES = ("forward + loss", "zero gradients", "backward", "optimizer step")
+
+
+def needle_phases(case: Case) -> dict[str, float]:
+    """Milliseconds per training step spent in each of PHASES over one needle epoch (the loop of
+    `apps.mlp_resnet.epoch`, with a clock read between the phases)."""
+    model, opt, loader = needle_setup(case, seed=0)
+    model.train()
+    loss_fn = ndl.nn.SoftmaxLoss()
+    np.random.seed(4)
+    totals, steps = dict.fromkeys(PHASES, 0.0), 0
+    clock = time.perf_counter
+    gc.collect()
+    for X, y in loader:
+        start = clock()
+        logits = model(X)
+        loss = loss_fn(logits, y)
+        forward = clock()
+        opt.reset_grad()
+        zeroed = clock()
+        loss.backward()
+        backward = clock()
+        opt.step()
+        stepped = clock()
+        int((logits.numpy().argmax(axis=1) != y.numpy()).sum())
+        float(loss.numpy())
+        for phase, begin, end in zip(
+            PHASES,
+            (start, forward, zeroed, backward),
+            (forward, zeroed, backward, stepped),
+            strict=True,
+        ):
+            totals[phase] += end - begin
+        steps += 1
+    return {phase: total / steps * 1000 for phase, total in totals.items()}
+
+
+def torch_phases(case: Case, torch) -> dict[str, float]:
+    """The same as `needle_phases` for PyTorch's loop of `time_torch`."""
+    model = to_torch(needle_model(case.images.shape[1], 0), torch)
+    model.train()
+    opt = torch.optim.Adam(model.parameters(), lr=LR, weight_decay=WEIGHT_DECAY)
+    images, labels = case.images, case.labels.astype(np.int64)
+    np.random.seed(4)
+    order = np.random.permutation(len(labels))
+    totals, steps = dict.fromkeys(PHASES, 0.0), 0
+    clock = time.perf_counter
+    gc.collect()
+    for indices in np.array_split(order, range(BATCH, len(labels), BATCH)):
+        X = torch.from_numpy(images[indices])
+        y = torch.from_numpy(labels[indices])
+        start = clock()
+        logits = model(X)
+        loss = torch.nn.functional.cross_entropy(logits, y)
+        forward = clock()
+        opt.zero_grad()
+        zeroed = clock()
+        loss.backward()
+        backward = clock()
+        opt.step()
+        stepped = clock()
+        int((logits.detach().argmax(dim=1) != y).sum())
+        loss.item()
+        for phase, begin, end in zip(
+            PHASES,
+            (start, forward, zeroed, backward),
+            (forward, zeroed, backward, stepped),
+            strict=True,
+        ):
+            totals[phase] += end - begin
+        steps += 1
+    return {phase: total / steps * 1000 for phase, total in totals.items()}
+
+
+def report_phases(case: Case, torch) -> None:
+    needle_ms = needle_phases(case)
+    torch_ms = torch_phases(case, torch) if torch is not None else None
+    print("  per training step, by phase (one more epoch each):")
+    header = f"    {'':16s}{'needle':>10s}"
+    if torch_ms is not None:
+        header += f"{'PyTorch':>10s}{'ratio':>8s}"
+    print(header)
+    for phase in (*PHASES, "total"):
+        mine = sum(needle_ms.values()) if phase == "total" else needle_ms[phase]
+        line = f"    {phase:16s}{mine:7.3f} ms"
+        if torch_ms is not None:
+            theirs = sum(torch_ms.values()) if phase == "total" else torch_ms[phase]
+            line += f"{theirs:7.3f} ms{mine / theirs:8.2f}"
+        print(line)
 
 
 def instrumented_needle_epoch(case: Case, collector: bool) -> dict[str, float]:
@@ -328,6 +425,7 @@ def main() -> int:
                 wall_ratio = results["needle"][0] / results["PyTorch"][0]
                 cpu_ratio = results["needle"][1] / results["PyTorch"][1]
                 print(f"  ratio needle / PyTorch: {wall_ratio:.2f} wall, {cpu_ratio:.2f} CPU")
+            report_phases(case, torch)
             report_needle_steps(case)
     return 0
 
