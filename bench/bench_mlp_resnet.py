@@ -25,7 +25,9 @@ the CPU time (the time the process actually ran) is the steadier of the two.
 
 Where the time goes: one more epoch of each library is timed phase by phase (forward and loss,
 zeroing the gradients, backward, optimizer step), in milliseconds per training step, with the
-ratio of each phase; the clock calls add a little to every phase.
+ratio of each phase; the clock calls add a little to every phase. One more needle epoch clocks
+every op's `compute` (the numpy arithmetic of the forward and the backward), to show how much of
+each phase is arithmetic and how much is Python around it.
 
 For needle, two more (untimed) epochs of each case are instrumented, with Python's cycle collector
 on and off: the Tensors made per training step, the peak memory numpy and Python allocate during
@@ -37,6 +39,7 @@ only if the graph of a step is freed by reference counting) and how many Tensors
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import statistics
 import sys
@@ -206,15 +209,48 @@ def alternate(runs: dict, repeats: int) -> dict[str, tuple[float, float, float, 
 PHASES = ("forward + loss", "zero gradients", "backward", "optimizer step")
 
 
-def needle_phases(case: Case) -> dict[str, float]:
+@contextlib.contextmanager
+def clocked_computes():
+    """While active, the seconds spent inside every needle op's `compute` (its numpy arithmetic)
+    add up in the yielded one-element list."""
+    spent = [0.0]
+    clock = time.perf_counter
+    classes, pending = set(), [autograd.Op]
+    while pending:
+        cls = pending.pop()
+        classes.add(cls)
+        pending.extend(cls.__subclasses__())
+    originals = {cls: cls.__dict__["compute"] for cls in classes if "compute" in cls.__dict__}
+
+    def clocked(compute):
+        def timed(self, *arrays):
+            start = clock()
+            try:
+                return compute(self, *arrays)
+            finally:
+                spent[0] += clock() - start
+
+        return timed
+
+    for cls, compute in originals.items():
+        cls.compute = clocked(compute)
+    try:
+        yield spent
+    finally:
+        for cls, compute in originals.items():
+            cls.compute = compute
+
+
+def needle_phases(case: Case, spent: list[float] | None = None) -> dict[str, float]:
     """Milliseconds per training step spent in each of PHASES over one needle epoch (the loop of
-    `apps.mlp_resnet.epoch`, with a clock read between the phases)."""
+    `apps.mlp_resnet.epoch`, with a clock read between the phases). Given the list of
+    `clocked_computes`, the milliseconds per step spent inside op computes in each phase instead."""
     model, opt, loader = needle_setup(case, seed=0)
     model.train()
     loss_fn = ndl.nn.SoftmaxLoss()
     np.random.seed(4)
     totals, steps = dict.fromkeys(PHASES, 0.0), 0
-    clock = time.perf_counter
+    clock = time.perf_counter if spent is None else (lambda: spent[0])
     gc.collect()
     for X, y in loader:
         start = clock()
@@ -279,15 +315,22 @@ def torch_phases(case: Case, torch) -> dict[str, float]:
 
 def report_phases(case: Case, torch) -> None:
     needle_ms = needle_phases(case)
+    with clocked_computes() as spent:
+        compute_ms = needle_phases(case, spent)
     torch_ms = torch_phases(case, torch) if torch is not None else None
-    print("  per training step, by phase (one more epoch each):")
-    header = f"    {'':16s}{'needle':>10s}"
+    print("  per training step, by phase (one more epoch each). `in computes`: the part of")
+    print("  needle's time inside op computes, its numpy arithmetic (clocked in another epoch);")
+    print("  the rest is Python (op dispatch, graph, gradient code), except in the optimizer")
+    print("  step, which calls numpy itself:")
+    header = f"    {'':16s}{'needle':>10s}{'in computes':>13s}"
     if torch_ms is not None:
         header += f"{'PyTorch':>10s}{'ratio':>8s}"
     print(header)
     for phase in (*PHASES, "total"):
-        mine = sum(needle_ms.values()) if phase == "total" else needle_ms[phase]
-        line = f"    {phase:16s}{mine:7.3f} ms"
+        mine, arithmetic = (
+            sum(ms.values()) if phase == "total" else ms[phase] for ms in (needle_ms, compute_ms)
+        )
+        line = f"    {phase:16s}{mine:7.3f} ms{arithmetic:10.3f} ms"
         if torch_ms is not None:
             theirs = sum(torch_ms.values()) if phase == "total" else torch_ms[phase]
             line += f"{theirs:7.3f} ms{mine / theirs:8.2f}"
