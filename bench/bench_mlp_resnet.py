@@ -209,6 +209,23 @@ def alternate(runs: dict, repeats: int) -> dict[str, tuple[float, float, float, 
 PHASES = ("forward + loss", "zero gradients", "backward", "optimizer step")
 
 
+class PhaseTimes:
+    """The time of each of PHASES, added up over training steps."""
+
+    def __init__(self) -> None:
+        self.totals = dict.fromkeys(PHASES, 0.0)
+        self.steps = 0
+
+    def add(self, readings: tuple[float, ...]) -> None:
+        """One step: a clock reading before its first phase and one after each phase."""
+        for phase, begin, end in zip(PHASES, readings[:-1], readings[1:], strict=True):
+            self.totals[phase] += end - begin
+        self.steps += 1
+
+    def ms_per_step(self) -> dict[str, float]:
+        return {phase: total / self.steps * 1000 for phase, total in self.totals.items()}
+
+
 @contextlib.contextmanager
 def clocked_computes():
     """While active, the seconds spent inside every needle op's `compute` (its numpy arithmetic)
@@ -249,7 +266,7 @@ def needle_phases(case: Case, spent: list[float] | None = None) -> dict[str, flo
     model.train()
     loss_fn = ndl.nn.SoftmaxLoss()
     np.random.seed(4)
-    totals, steps = dict.fromkeys(PHASES, 0.0), 0
+    times = PhaseTimes()
     clock = time.perf_counter if spent is None else (lambda: spent[0])
     gc.collect()
     for X, y in loader:
@@ -265,15 +282,8 @@ def needle_phases(case: Case, spent: list[float] | None = None) -> dict[str, flo
         stepped = clock()
         int((logits.numpy().argmax(axis=1) != y.numpy()).sum())
         float(loss.numpy())
-        for phase, begin, end in zip(
-            PHASES,
-            (start, forward, zeroed, backward),
-            (forward, zeroed, backward, stepped),
-            strict=True,
-        ):
-            totals[phase] += end - begin
-        steps += 1
-    return {phase: total / steps * 1000 for phase, total in totals.items()}
+        times.add((start, forward, zeroed, backward, stepped))
+    return times.ms_per_step()
 
 
 def torch_phases(case: Case, torch) -> dict[str, float]:
@@ -284,7 +294,7 @@ def torch_phases(case: Case, torch) -> dict[str, float]:
     images, labels = case.images, case.labels.astype(np.int64)
     np.random.seed(4)
     order = np.random.permutation(len(labels))
-    totals, steps = dict.fromkeys(PHASES, 0.0), 0
+    times = PhaseTimes()
     clock = time.perf_counter
     gc.collect()
     for indices in np.array_split(order, range(BATCH, len(labels), BATCH)):
@@ -302,15 +312,8 @@ def torch_phases(case: Case, torch) -> dict[str, float]:
         stepped = clock()
         int((logits.detach().argmax(dim=1) != y).sum())
         loss.item()
-        for phase, begin, end in zip(
-            PHASES,
-            (start, forward, zeroed, backward),
-            (forward, zeroed, backward, stepped),
-            strict=True,
-        ):
-            totals[phase] += end - begin
-        steps += 1
-    return {phase: total / steps * 1000 for phase, total in totals.items()}
+        times.add((start, forward, zeroed, backward, stepped))
+    return times.ms_per_step()
 
 
 def report_phases(case: Case, torch) -> None:
